@@ -1,0 +1,179 @@
+//! Command line and `-o` options, turned into a [`Config`] (pure).
+//!
+//! The interface follows the FUSE convention (sshfs, bindfs):
+//! `h5fs FILE MOUNTPOINT [-o OPT[,OPT...]] [-f] [-v]`, so that
+//! `mount -t fuse.h5fs FILE DIR -o ro` and /etc/fstab work through mount.fuse3.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "h5fs",
+    version,
+    about = "Mount an HDF5 file as a directory tree (FUSE)",
+    long_about = "Mount an HDF5 file as a directory tree: groups are directories, datasets are \
+raw binary files with a NAME.json sidecar, attributes are user.* extended attributes.\n\n\
+Unmount with `fusermount3 -u MOUNTPOINT` or `umount MOUNTPOINT`.",
+    after_help = "Mount options (-o, comma-separated):\n  \
+ro                   read-only (the default)\n  \
+rw                   read-write (not available yet)\n  \
+allow_other          let other users access the mount\n  \
+allow_root           let root access the mount\n  \
+default_permissions  let the kernel check permissions\n  \
+uid=N, gid=N         owner shown for every file (default: the mounting user)\n  \
+umask=OCTAL          permission bits to clear (default 0)\n  \
+logfile=PATH         where a background daemon writes its log\n  \
+Generic mount options (dev, nosuid, noatime, _netdev, ...) are accepted and ignored.\n\n\
+Environment: RUST_LOG sets the log level; HDF5_PLUGIN_PATH finds filter plugins."
+)]
+pub struct Args {
+    /// The HDF5 file to mount
+    pub file: PathBuf,
+    /// An existing directory to mount it on
+    pub mountpoint: PathBuf,
+    /// Mount options, comma-separated (see below)
+    #[arg(short = 'o', value_name = "OPT[,OPT...]", action = ArgAction::Append)]
+    pub options: Vec<String>,
+    /// Stay in the foreground and log to stderr
+    #[arg(short = 'f')]
+    pub foreground: bool,
+    /// More log output (repeat for more)
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MountOptions {
+    pub allow_other: bool,
+    pub allow_root: bool,
+    pub default_permissions: bool,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub umask: u32,
+    pub logfile: Option<PathBuf>,
+}
+
+/// Options mount(8) and mount.fuse3 may pass that change nothing for h5fs.
+const IGNORED: &[&str] = &[
+    "dev",
+    "nodev",
+    "suid",
+    "nosuid",
+    "exec",
+    "noexec",
+    "atime",
+    "noatime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nodiratime",
+    "diratime",
+    "async",
+    "auto",
+    "noauto",
+    "user",
+    "nouser",
+    "users",
+    "_netdev",
+    "nofail",
+    "defaults",
+    "lazytime",
+    "nolazytime",
+];
+
+fn number(key: &str, value: &str, radix: u32) -> Result<u32, String> {
+    u32::from_str_radix(value, radix).map_err(|_| format!("invalid value for {key}: '{value}'"))
+}
+
+/// Parse every `-o` argument (each may hold several comma-separated options).
+pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
+    let mut o = MountOptions::default();
+    for opt in args
+        .iter()
+        .flat_map(|a| a.split(','))
+        .filter(|s| !s.is_empty())
+    {
+        let (key, value) = match opt.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (opt, None),
+        };
+        match (key, value) {
+            ("ro", None) => {}
+            ("rw", None) => {
+                return Err(
+                    "option 'rw': writing is not supported yet; h5fs mounts read-only (use -o ro)"
+                        .into(),
+                )
+            }
+            ("allow_other", None) => o.allow_other = true,
+            ("allow_root", None) => o.allow_root = true,
+            ("default_permissions", None) => o.default_permissions = true,
+            ("uid", Some(v)) => o.uid = Some(number(key, v, 10)?),
+            ("gid", Some(v)) => o.gid = Some(number(key, v, 10)?),
+            ("umask", Some(v)) => {
+                let m = number(key, v, 8)?;
+                if m > 0o777 {
+                    return Err(format!("invalid value for umask: '{v}'"));
+                }
+                o.umask = m;
+            }
+            ("logfile", Some(v)) if !v.is_empty() => o.logfile = Some(PathBuf::from(v)),
+            // mount.fuse3 may pass these through; the mount table shows our own.
+            ("fsname" | "subtype", Some(_)) => {}
+            (k, None) if IGNORED.contains(&k) => {}
+            _ => return Err(format!("unknown option '{opt}'")),
+        }
+    }
+    if o.allow_other && o.allow_root {
+        return Err("options 'allow_other' and 'allow_root' exclude each other".into());
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &[&str]) -> Result<MountOptions, String> {
+        parse_options(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn defaults_are_read_only_owner_only() {
+        assert_eq!(parse(&[]).unwrap(), MountOptions::default());
+        assert_eq!(parse(&["ro"]).unwrap(), MountOptions::default());
+    }
+
+    #[test]
+    fn known_options() {
+        let o = parse(&[
+            "ro,allow_other",
+            "uid=1000,gid=100,umask=022,default_permissions",
+        ])
+        .unwrap();
+        assert!(o.allow_other && o.default_permissions);
+        assert_eq!((o.uid, o.gid, o.umask), (Some(1000), Some(100), 0o22));
+        let o = parse(&["logfile=/tmp/x.log"]).unwrap();
+        assert_eq!(o.logfile, Some(PathBuf::from("/tmp/x.log")));
+    }
+
+    #[test]
+    fn generic_mount_options_are_ignored() {
+        assert!(parse(&["ro,nosuid,nodev,noatime,_netdev,defaults"]).is_ok());
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(parse(&["rw"]).unwrap_err().contains("read-only"));
+        assert!(parse(&["bogus"])
+            .unwrap_err()
+            .contains("unknown option 'bogus'"));
+        assert!(parse(&["uid=abc"]).unwrap_err().contains("uid"));
+        assert!(parse(&["umask=999"]).is_err());
+        assert!(parse(&["umask=1000"]).is_err());
+        assert!(parse(&["allow_other,allow_root"]).is_err());
+        assert!(parse(&["ro=1"]).is_err());
+    }
+}

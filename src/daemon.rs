@@ -1,0 +1,318 @@
+//! Start-up: check the inputs, open the file, mount, and serve.
+//!
+//! Without `-f` the command re-runs itself in the foreground as a detached
+//! child and waits on a pipe until the child says the mount is live (exit 0)
+//! or the child fails (its message is already on stderr; exit 1). The child
+//! stops writing to the caller's stderr once it is live, so a caller capturing
+//! output is never held open by the daemon.
+//!
+//! In the foreground, SIGINT, SIGTERM and SIGHUP unmount; the HDF5 file is
+//! closed when the session ends, however it ends.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use fuser::{Config, MountOption, SessionACL};
+use log::{error, info};
+
+use crate::cli::{Args, MountOptions};
+use crate::fs::{Fs, FsOptions};
+use crate::fuse::H5Fuse;
+use crate::h5::ErrorKind;
+
+/// Names the pipe on which a background child reports that the mount is live.
+const NOTIFY_ENV: &str = "H5FS_NOTIFY_FD";
+const READY: &[u8] = b"ready";
+
+/// A start-up failure: one line for the user.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+fn fatal<T>(msg: impl Into<String>) -> Result<T, Fatal> {
+    Err(Fatal(msg.into()))
+}
+
+pub fn run(args: Args, opts: MountOptions) -> Result<(), Fatal> {
+    check_inputs(&args.file, &args.mountpoint)?;
+    let notify = std::env::var(NOTIFY_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok());
+    if !args.foreground && notify.is_none() {
+        return spawn_background();
+    }
+    serve(&args, &opts, notify)
+}
+
+fn check_inputs(file: &Path, mountpoint: &Path) -> Result<(), Fatal> {
+    match std::fs::metadata(file) {
+        Err(e) => return fatal(format!("{}: {}", file.display(), describe_io(&e))),
+        Ok(m) if m.is_dir() => {
+            return fatal(format!(
+                "{}: is a directory, not an HDF5 file",
+                file.display()
+            ))
+        }
+        Ok(_) => {}
+    }
+    if let Err(e) = File::open(file) {
+        return fatal(format!("{}: {}", file.display(), describe_io(&e)));
+    }
+    match std::fs::metadata(mountpoint) {
+        Err(e) => {
+            return fatal(format!(
+                "mountpoint {}: {}",
+                mountpoint.display(),
+                describe_io(&e)
+            ))
+        }
+        Ok(m) if !m.is_dir() => {
+            return fatal(format!(
+                "mountpoint {}: not a directory",
+                mountpoint.display()
+            ))
+        }
+        Ok(_) => {}
+    }
+    let canonical = std::fs::canonicalize(mountpoint).map_err(|e| {
+        Fatal(format!(
+            "mountpoint {}: {}",
+            mountpoint.display(),
+            describe_io(&e)
+        ))
+    })?;
+    if is_mount_point(&canonical) {
+        return fatal(format!(
+            "mountpoint {}: already in use (something is mounted there)",
+            mountpoint.display()
+        ));
+    }
+    Ok(())
+}
+
+fn describe_io(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Undo the octal escapes /proc/self/mountinfo uses for spaces and the like.
+fn unescape_mount_path(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+fn is_mount_point(path: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = path.as_os_str().as_encoded_bytes();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|mp| unescape_mount_path(mp) == want)
+}
+
+/// Re-run this command in the foreground as a detached child; return once it
+/// reports the mount live.
+fn spawn_background() -> Result<(), Fatal> {
+    let mut fds = [0i32; 2];
+    // SAFETY: plain pipe(2) into a local array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return fatal(format!(
+            "cannot create pipe: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: both descriptors were just created and are owned here.
+    let (mut reader, writer) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let exe = std::env::current_exe().map_err(|e| Fatal(format!("cannot find own binary: {e}")))?;
+    let mut argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    argv.push("-f".into());
+    let write_fd = writer.as_raw_fd();
+    let mut cmd = Command::new(exe);
+    cmd.args(argv)
+        .env(NOTIFY_ENV, write_fd.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            // Keep the notify pipe across exec.
+            let flags = libc::fcntl(write_fd, libc::F_GETFD);
+            libc::fcntl(write_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Fatal(format!("cannot start the daemon: {e}")))?;
+    drop(writer);
+    let mut buf = Vec::new();
+    let _ = reader.read_to_end(&mut buf);
+    if buf == READY {
+        return Ok(());
+    }
+    let status = child.wait();
+    match status {
+        Ok(s) if s.success() => fatal("the daemon stopped before the mount was live"),
+        // The child has already printed why.
+        _ => Err(Fatal(String::new())),
+    }
+}
+
+fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fatal> {
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let fs = Fs::new(
+        &args.file,
+        FsOptions {
+            uid: opts.uid.unwrap_or(uid),
+            gid: opts.gid.unwrap_or(gid),
+            umask: opts.umask,
+        },
+    )
+    .map_err(|e| {
+        let f = args.file.display();
+        Fatal(match e.kind {
+            ErrorKind::NotHdf5 => format!("{f}: not an HDF5 file"),
+            ErrorKind::Locked => format!(
+                "{f}: locked by another process (is it open for writing elsewhere?): {}",
+                e.msg
+            ),
+            _ => format!(
+                "{f}: cannot open as HDF5 (truncated or corrupt?): {}",
+                e.msg
+            ),
+        })
+    })?;
+    let fs = Arc::new(fs);
+
+    let canonical_file = std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone());
+    let mut mount_options = vec![
+        MountOption::RO,
+        MountOption::FSName(canonical_file.display().to_string()),
+        MountOption::Subtype("h5fs".into()),
+        MountOption::NoDev,
+        MountOption::NoSuid,
+    ];
+    if opts.default_permissions {
+        mount_options.push(MountOption::DefaultPermissions);
+    }
+    let mut config = Config::default();
+    config.mount_options = mount_options;
+    config.acl = if opts.allow_other {
+        SessionACL::All
+    } else if opts.allow_root {
+        SessionACL::RootAndOwner
+    } else {
+        SessionACL::Owner
+    };
+    config.n_threads = Some(4);
+
+    // Signals go to one thread that unmounts; block them before threads start.
+    let sigset = block_signals();
+    let mut session = fuser::Session::new(H5Fuse::new(fs.clone()), &args.mountpoint, &config)
+        .map_err(|e| {
+            Fatal(format!(
+                "cannot mount on {}: {e}",
+                args.mountpoint.display()
+            ))
+        })?;
+    info!(
+        "mounted {} on {}",
+        args.file.display(),
+        args.mountpoint.display()
+    );
+
+    if let Some(fd) = notify {
+        detach_stderr(opts.logfile.as_deref());
+        // SAFETY: the parent handed us this pipe's write end.
+        let mut pipe = unsafe { File::from_raw_fd(fd) };
+        let _ = pipe.write_all(READY);
+    }
+
+    let mut unmounter = session.unmount_callable();
+    let mountpoint = args.mountpoint.clone();
+    std::thread::spawn(move || {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: waiting on the set blocked above.
+        if unsafe { libc::sigwait(&sigset, &mut sig) } == 0 {
+            info!("signal {sig}: unmounting {}", mountpoint.display());
+            if let Err(e) = unmounter.unmount() {
+                error!("unmount of {} failed: {e}", mountpoint.display());
+            }
+        }
+    });
+    let result = session.run();
+    drop(fs);
+    result.map_err(|e| Fatal(format!("session ended with an error: {e}")))
+}
+
+fn block_signals() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a local value.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// Point stderr at the log file (or nowhere), so the caller's pipe is released.
+fn detach_stderr(logfile: Option<&Path>) {
+    let target = match logfile {
+        Some(p) => OpenOptions::new().create(true).append(true).open(p),
+        None => OpenOptions::new().write(true).open("/dev/null"),
+    };
+    if let Ok(f) = target {
+        // SAFETY: replacing fd 2 with a file we own.
+        unsafe {
+            libc::dup2(f.as_raw_fd(), 2);
+        }
+    }
+}
+
+pub fn default_log_level(verbose: u8) -> &'static str {
+    match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape_mount_path("/mnt/a\\040b"), b"/mnt/a b");
+        assert_eq!(unescape_mount_path("/plain"), b"/plain");
+        assert_eq!(unescape_mount_path("/end\\"), b"/end\\");
+    }
+}

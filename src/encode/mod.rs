@@ -1,0 +1,9 @@
+//! Pure encoders: what the filesystem shows, computed from plain data.
+//!
+//! Nothing here does I/O or touches HDF5; every rule is unit-tested.
+
+pub mod descr;
+pub mod json;
+pub mod sidecar;
+pub mod text;
+pub mod xattr;

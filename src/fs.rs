@@ -1,0 +1,465 @@
+//! The filesystem core: every operation as a plain function returning
+//! `Result<T, Error>`, with one mapping from [`Error`] to errno.
+//!
+//! This layer knows the mapping rules (docs/SEMANTICS.md) and nothing of FUSE,
+//! so it is tested without a kernel in the loop.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use log::{error, warn};
+
+use crate::encode::sidecar::{datatype_file, sidecar, AttrResult, Representation};
+use crate::encode::text::render;
+use crate::encode::xattr::{attr_value, name_list};
+use crate::h5::hyperslab::byte_range_to_elements;
+use crate::h5::{Dataset, H5Error, H5File, LinkKind, ObjectKind};
+use crate::tree::names::{external_link_text, plan_entries, soft_link_text};
+use crate::tree::{DirEntry, EntryType, Found, Ino, Listing, Node, NodeKind, Target, Tree, ROOT};
+
+/// Largest value Linux passes through getxattr (XATTR_SIZE_MAX).
+pub const XATTR_SIZE_MAX: usize = 65536;
+
+/// Open datasets kept ready for reads; past this many the cache starts over.
+const DATASET_CACHE: usize = 256;
+/// Bytes of rendered sidecars and text views kept; past this the cache starts over.
+const CONTENT_CACHE_BYTES: usize = 64 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no such file or directory")]
+    NotFound,
+    #[error("not a directory")]
+    NotDir,
+    #[error("is a directory")]
+    IsDir,
+    #[error("not a symbolic link")]
+    NotSymlink,
+    #[error("no such attribute")]
+    NoAttr,
+    #[error("attribute value of {0} bytes exceeds the xattr size limit")]
+    AttrTooBig(usize),
+    #[error("read-only file system")]
+    ReadOnly,
+    /// HDF5 could not do it; the message names the HDF5 path.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl Error {
+    pub fn errno(&self) -> i32 {
+        match self {
+            Error::NotFound => libc::ENOENT,
+            Error::NotDir => libc::ENOTDIR,
+            Error::IsDir => libc::EISDIR,
+            Error::NotSymlink => libc::EINVAL,
+            Error::NoAttr => libc::ENODATA,
+            Error::AttrTooBig(_) => libc::E2BIG,
+            Error::ReadOnly => libc::EROFS,
+            Error::Io(_) => libc::EIO,
+        }
+    }
+}
+
+/// Log an HDF5 failure once, where it becomes an errno.
+fn io(e: H5Error) -> Error {
+    error!("{e}");
+    Error::Io(e.msg)
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone)]
+pub struct FsOptions {
+    pub uid: u32,
+    pub gid: u32,
+    pub umask: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: Ino,
+    pub kind: EntryType,
+    pub size: u64,
+    pub nlink: u32,
+    pub perm: u16,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: SystemTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatFs {
+    pub blocks: u64,
+    pub files: u64,
+    pub bsize: u32,
+    pub namelen: u32,
+}
+
+#[derive(Default)]
+struct Caches {
+    datasets: HashMap<Ino, Arc<Dataset>>,
+    contents: HashMap<Ino, Arc<Vec<u8>>>,
+    content_bytes: usize,
+}
+
+pub struct Fs {
+    h5: H5File,
+    tree: Tree,
+    opts: FsOptions,
+    file_mtime: SystemTime,
+    file_size: u64,
+    caches: Mutex<Caches>,
+}
+
+fn show(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if !p.ends_with(b"/") {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+impl Fs {
+    /// Open `path` read-only. Nothing below the root is read yet.
+    pub fn new(path: &Path, opts: FsOptions) -> Result<Fs, H5Error> {
+        let h5 = H5File::open(path)?;
+        let root = h5.info(b"/")?;
+        let meta = std::fs::metadata(path).ok();
+        Ok(Fs {
+            tree: Tree::new((root.fileno, root.addr), root.links, root.mtime),
+            file_mtime: meta
+                .as_ref()
+                .and_then(|m| m.modified().ok())
+                .unwrap_or(UNIX_EPOCH),
+            file_size: h5.size(),
+            h5,
+            opts,
+            caches: Mutex::new(Caches::default()),
+        })
+    }
+
+    fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
+        self.caches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn node(&self, ino: Ino) -> Result<Arc<Node>> {
+        self.tree.node(ino).ok_or(Error::NotFound)
+    }
+
+    /// The entries of directory `ino`, built on first use.
+    pub fn readdir(&self, ino: Ino) -> Result<Arc<Listing>> {
+        let node = self.node(ino)?;
+        if node.kind != NodeKind::Group {
+            return Err(Error::NotDir);
+        }
+        if let Some(l) = self.tree.listing(ino) {
+            return Ok(l);
+        }
+        let links = self.h5.links(&node.path).map_err(io)?;
+        let mut resolved = Vec::with_capacity(links.len());
+        for link in links {
+            let path = join(&node.path, &link.name);
+            let target = match &link.kind {
+                LinkKind::Soft(value) => Target::Symlink(soft_link_text(&node.path, value)),
+                LinkKind::Hard | LinkKind::External { .. } => match self.h5.info(&path) {
+                    Ok(info) if info.kind != ObjectKind::Other => Target::Object {
+                        is_dataset: info.kind == ObjectKind::Dataset,
+                        id: Found {
+                            kind: info.kind,
+                            key: (info.fileno, info.addr),
+                            path,
+                            links: info.links,
+                            mtime: info.mtime,
+                        },
+                    },
+                    Ok(_) => {
+                        warn!("{}: object of unknown type left out", show(&path));
+                        continue;
+                    }
+                    Err(e) => match &link.kind {
+                        LinkKind::External { file, path: target } => {
+                            warn!("{}: external link not followed: {e}", show(&path));
+                            Target::Symlink(external_link_text(file, target))
+                        }
+                        _ => {
+                            error!("{}: object cannot be opened, left out: {e}", show(&path));
+                            continue;
+                        }
+                    },
+                },
+                LinkKind::Other => {
+                    warn!("{}: user-defined link left out", show(&path));
+                    continue;
+                }
+            };
+            resolved.push((link.name, target));
+        }
+        let (plan, skipped) = plan_entries(resolved);
+        for name in skipped {
+            warn!(
+                "{}: name cannot be shown (empty, '.', '..' or over 255 bytes), left out",
+                show(&join(&node.path, &name))
+            );
+        }
+        Ok(self.tree.insert_listing(ino, plan))
+    }
+
+    pub fn lookup(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
+        let listing = self.readdir(parent)?;
+        let entry: &DirEntry = listing.get(name).ok_or(Error::NotFound)?;
+        self.getattr(entry.ino)
+    }
+
+    fn dataset(&self, ino: Ino, node: &Node) -> Result<Arc<Dataset>> {
+        if let Some(d) = self.caches().datasets.get(&ino) {
+            return Ok(d.clone());
+        }
+        let ds = Arc::new(self.h5.open_dataset(&node.path).map_err(io)?);
+        let mut c = self.caches();
+        if c.datasets.len() >= DATASET_CACHE {
+            c.datasets.clear();
+        }
+        c.datasets.insert(ino, ds.clone());
+        Ok(ds)
+    }
+
+    fn attrs_of(&self, node: &Node) -> Vec<AttrResult> {
+        match self.h5.attr_names(&node.path) {
+            Ok(names) => names
+                .into_iter()
+                .map(|n| {
+                    let v = self.h5.read_attr(&node.path, &n).map_err(|e| e.msg);
+                    (n, v)
+                })
+                .collect(),
+            Err(e) => vec![(b"".to_vec(), Err(e.msg))],
+        }
+    }
+
+    /// The bytes of a file whose contents are rendered whole (sidecars, text
+    /// views, committed datatypes), cached.
+    fn rendered(&self, ino: Ino, node: &Node) -> Result<Arc<Vec<u8>>> {
+        if let Some(c) = self.caches().contents.get(&ino) {
+            return Ok(c.clone());
+        }
+        let bytes = match &node.kind {
+            NodeKind::Sidecar { dataset } => {
+                let ds_node = self.node(*dataset)?;
+                let ds = self.dataset(*dataset, &ds_node)?;
+                let attrs = self.attrs_of(&ds_node);
+                sidecar(&show(&ds_node.path), &ds.meta, &attrs)
+            }
+            NodeKind::Datatype => {
+                let ty = self.h5.datatype(&node.path).map_err(io)?;
+                datatype_file(&show(&node.path), &ty)
+            }
+            NodeKind::Dataset => {
+                let ds = self.dataset(ino, node)?;
+                match Representation::of(&ds.meta.ty) {
+                    Representation::Text(format) => {
+                        let values = ds.read_values().map_err(|e| self.read_error(&ds, e))?;
+                        render(format, &values)
+                    }
+                    _ => return Err(Error::IsDir),
+                }
+            }
+            _ => return Err(Error::IsDir),
+        };
+        let bytes = Arc::new(bytes);
+        let mut c = self.caches();
+        if c.content_bytes + bytes.len() > CONTENT_CACHE_BYTES {
+            c.contents.clear();
+            c.content_bytes = 0;
+        }
+        c.content_bytes += bytes.len();
+        c.contents.insert(ino, bytes.clone());
+        Ok(bytes)
+    }
+
+    /// Turn a failed dataset read into EIO, naming a missing filter if that is why.
+    fn read_error(&self, ds: &Dataset, e: H5Error) -> Error {
+        let missing = ds.meta.missing_filters();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing
+                .iter()
+                .map(|f| format!("{} ({})", f.id, f.name))
+                .collect();
+            error!(
+                "{}: needs filter {} which is not available (install the plugin and set HDF5_PLUGIN_PATH)",
+                e.msg.split(':').next().unwrap_or(""),
+                names.join(", ")
+            );
+            return Error::Io(e.msg);
+        }
+        io(e)
+    }
+
+    pub fn getattr(&self, ino: Ino) -> Result<Attr> {
+        let node = self.node(ino)?;
+        let kind = node.kind.entry_type();
+        let size = match &node.kind {
+            NodeKind::Group => 0,
+            NodeKind::Symlink { target } => target.len() as u64,
+            NodeKind::Dataset => {
+                let ds = self.dataset(ino, &node)?;
+                match Representation::of(&ds.meta.ty) {
+                    Representation::Raw => ds.meta.npoints() * ds.meta.ty.size() as u64,
+                    Representation::Unavailable => 0,
+                    // A text view that cannot be read still stats, empty.
+                    Representation::Text(_) => {
+                        self.rendered(ino, &node).map_or(0, |b| b.len() as u64)
+                    }
+                }
+            }
+            NodeKind::Sidecar { .. } | NodeKind::Datatype => {
+                self.rendered(ino, &node)?.len() as u64
+            }
+        };
+        let perm = match kind {
+            EntryType::Directory => 0o555,
+            EntryType::File => 0o444,
+            EntryType::Symlink => 0o777,
+        };
+        let mtime = if node.mtime > 0 {
+            UNIX_EPOCH + Duration::from_secs(node.mtime as u64)
+        } else {
+            self.file_mtime
+        };
+        Ok(Attr {
+            ino,
+            kind,
+            size,
+            nlink: node.links.max(1),
+            perm: if kind == EntryType::Symlink {
+                perm
+            } else {
+                perm & !(self.opts.umask as u16)
+            },
+            uid: self.opts.uid,
+            gid: self.opts.gid,
+            mtime,
+        })
+    }
+
+    /// Check that `ino` can be opened for reading.
+    pub fn open(&self, ino: Ino, write: bool) -> Result<()> {
+        let node = self.node(ino)?;
+        if write {
+            return Err(Error::ReadOnly);
+        }
+        match node.kind {
+            NodeKind::Group => Err(Error::IsDir),
+            NodeKind::Dataset => {
+                let ds = self.dataset(ino, &node)?;
+                if let Some(reason) = ds.meta.ty.unsupported() {
+                    error!("{}: type cannot be shown: {reason}", show(&node.path));
+                    return Err(Error::Io(reason.to_string()));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn read(&self, ino: Ino, offset: u64, size: u32) -> Result<Vec<u8>> {
+        let node = self.node(ino)?;
+        match node.kind {
+            NodeKind::Group => return Err(Error::IsDir),
+            NodeKind::Symlink { .. } => return Err(Error::NotSymlink),
+            NodeKind::Dataset => {
+                let ds = self.dataset(ino, &node)?;
+                if Representation::of(&ds.meta.ty) == Representation::Raw {
+                    let itemsize = ds.meta.ty.size() as u64;
+                    let Some(span) =
+                        byte_range_to_elements(offset, size as u64, itemsize, ds.meta.npoints())
+                    else {
+                        return Ok(Vec::new());
+                    };
+                    let buf = ds
+                        .read_elements(span.first, span.end)
+                        .map_err(|e| self.read_error(&ds, e))?;
+                    let start = span.skip as usize;
+                    return Ok(buf[start..start + span.len as usize].to_vec());
+                }
+                if let Some(reason) = ds.meta.ty.unsupported() {
+                    error!("{}: type cannot be shown: {reason}", show(&node.path));
+                    return Err(Error::Io(reason.to_string()));
+                }
+            }
+            _ => {}
+        }
+        let bytes = self.rendered(ino, &node)?;
+        let start = (offset as usize).min(bytes.len());
+        let end = start.saturating_add(size as usize).min(bytes.len());
+        Ok(bytes[start..end].to_vec())
+    }
+
+    pub fn readlink(&self, ino: Ino) -> Result<Vec<u8>> {
+        match &self.node(ino)?.kind {
+            NodeKind::Symlink { target } => Ok(target.clone()),
+            _ => Err(Error::NotSymlink),
+        }
+    }
+
+    fn has_attributes(node: &Node) -> bool {
+        matches!(
+            node.kind,
+            NodeKind::Group | NodeKind::Dataset | NodeKind::Datatype
+        )
+    }
+
+    /// The NUL-separated `user.` names of the object's attributes.
+    pub fn listxattr(&self, ino: Ino) -> Result<Vec<u8>> {
+        let node = self.node(ino)?;
+        if !Self::has_attributes(&node) {
+            return Ok(Vec::new());
+        }
+        let names = self.h5.attr_names(&node.path).map_err(io)?;
+        Ok(name_list(&names))
+    }
+
+    pub fn getxattr(&self, ino: Ino, name: &[u8]) -> Result<Vec<u8>> {
+        let node = self.node(ino)?;
+        let attr_name = name.strip_prefix(b"user.").ok_or(Error::NoAttr)?;
+        if !Self::has_attributes(&node) {
+            return Err(Error::NoAttr);
+        }
+        let names = self.h5.attr_names(&node.path).map_err(io)?;
+        if !names.iter().any(|n| n == attr_name) {
+            return Err(Error::NoAttr);
+        }
+        let attr = self.h5.read_attr(&node.path, attr_name).map_err(io)?;
+        let value = attr_value(&attr);
+        if value.len() > XATTR_SIZE_MAX {
+            warn!(
+                "{} attribute {}: value of {} bytes is over the xattr limit; it is whole in the sidecar",
+                show(&node.path),
+                show(attr_name),
+                value.len()
+            );
+            return Err(Error::AttrTooBig(value.len()));
+        }
+        Ok(value)
+    }
+
+    pub fn statfs(&self) -> StatFs {
+        StatFs {
+            blocks: self.file_size.div_ceil(4096),
+            files: self.tree.len() as u64,
+            bsize: 4096,
+            namelen: crate::tree::names::NAME_MAX as u32,
+        }
+    }
+
+    pub fn root(&self) -> Ino {
+        ROOT
+    }
+}

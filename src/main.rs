@@ -1,0 +1,26 @@
+use clap::Parser;
+
+use h5fs::cli::{parse_options, Args};
+use h5fs::daemon::{default_log_level, run};
+
+fn main() {
+    let args = Args::parse();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(default_log_level(args.verbose)),
+    )
+    .format_timestamp_millis()
+    .init();
+    let opts = match parse_options(&args.options) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("h5fs: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(args, opts) {
+        if !e.0.is_empty() {
+            eprintln!("h5fs: {}", e.0);
+        }
+        std::process::exit(1);
+    }
+}

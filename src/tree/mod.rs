@@ -1,0 +1,281 @@
+//! The inode table: which HDF5 thing each inode number stands for.
+//!
+//! Nothing is walked at mount time. A group's listing is built the first time
+//! it is looked into, and inodes are handed out then. An object reached under
+//! several names (hard links) gets one inode, keyed by its file and address.
+
+pub mod names;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::h5::{H5Path, ObjectKind};
+
+pub use names::{Planned, Target};
+
+pub type Ino = u64;
+pub const ROOT: Ino = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    Group,
+    Dataset,
+    Datatype,
+    /// The JSON sidecar of the dataset with this inode.
+    Sidecar {
+        dataset: Ino,
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub kind: NodeKind,
+    /// The path (from the root of the mounted file) by which the object was
+    /// first reached; for a sidecar, its dataset's path.
+    pub path: H5Path,
+    /// Hard link count of the object (1 for sidecars and symlinks).
+    pub links: u32,
+    /// Modification time recorded in the file, 0 if none.
+    pub mtime: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    Directory,
+    File,
+    Symlink,
+}
+
+impl NodeKind {
+    pub fn entry_type(&self) -> EntryType {
+        match self {
+            NodeKind::Group => EntryType::Directory,
+            NodeKind::Symlink { .. } => EntryType::Symlink,
+            _ => EntryType::File,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub name: Vec<u8>,
+    pub ino: Ino,
+    pub kind: EntryType,
+}
+
+/// A group's entries in order, with a name index.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub entries: Vec<DirEntry>,
+    index: HashMap<Vec<u8>, usize>,
+}
+
+impl Listing {
+    pub fn get(&self, name: &[u8]) -> Option<&DirEntry> {
+        self.index.get(name).map(|i| &self.entries[*i])
+    }
+}
+
+/// What the filesystem found for one link, ready to be given an inode.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub kind: ObjectKind,
+    /// (file number, address): the object's identity.
+    pub key: (u64, u64),
+    pub path: H5Path,
+    pub links: u32,
+    pub mtime: i64,
+}
+
+#[derive(Default)]
+struct Inner {
+    nodes: Vec<Arc<Node>>,
+    by_object: HashMap<(u64, u64), Ino>,
+    sidecars: HashMap<Ino, Ino>,
+    listings: HashMap<Ino, Arc<Listing>>,
+}
+
+pub struct Tree {
+    inner: Mutex<Inner>,
+}
+
+impl Tree {
+    pub fn new(root_key: (u64, u64), root_links: u32, root_mtime: i64) -> Tree {
+        let mut inner = Inner::default();
+        inner.nodes.push(Arc::new(Node {
+            kind: NodeKind::Group,
+            path: b"/".to_vec(),
+            links: root_links,
+            mtime: root_mtime,
+        }));
+        inner.by_object.insert(root_key, ROOT);
+        Tree {
+            inner: Mutex::new(inner),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock would be a bug; the table stays usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn node(&self, ino: Ino) -> Option<Arc<Node>> {
+        let idx = usize::try_from(ino.checked_sub(1)?).ok()?;
+        self.lock().nodes.get(idx).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn listing(&self, dir: Ino) -> Option<Arc<Listing>> {
+        self.lock().listings.get(&dir).cloned()
+    }
+
+    /// Store the listing of `dir` built from `plan`, giving inodes to new
+    /// objects. If another thread stored one meanwhile, that one is kept.
+    pub fn insert_listing(&self, dir: Ino, plan: Vec<Planned<Found>>) -> Arc<Listing> {
+        let mut inner = self.lock();
+        if let Some(l) = inner.listings.get(&dir) {
+            return l.clone();
+        }
+        let mut listing = Listing::default();
+        for item in plan {
+            let (name, ino, kind) = match item {
+                Planned::Entry {
+                    name,
+                    target: Target::Object { id, .. },
+                } => {
+                    let ino = inner.object_ino(&id);
+                    let kind = inner.nodes[(ino - 1) as usize].kind.entry_type();
+                    (name, ino, kind)
+                }
+                Planned::Entry {
+                    name,
+                    target: Target::Symlink(text),
+                } => {
+                    let ino = inner.add(Node {
+                        kind: NodeKind::Symlink { target: text },
+                        path: Vec::new(),
+                        links: 1,
+                        mtime: 0,
+                    });
+                    (name, ino, EntryType::Symlink)
+                }
+                Planned::Sidecar { name, dataset } => {
+                    let ds = inner.object_ino(&dataset);
+                    let ino = match inner.sidecars.get(&ds) {
+                        Some(i) => *i,
+                        None => {
+                            let i = inner.add(Node {
+                                kind: NodeKind::Sidecar { dataset: ds },
+                                path: dataset.path.clone(),
+                                links: 1,
+                                mtime: dataset.mtime,
+                            });
+                            inner.sidecars.insert(ds, i);
+                            i
+                        }
+                    };
+                    (name, ino, EntryType::File)
+                }
+            };
+            listing.index.insert(name.clone(), listing.entries.len());
+            listing.entries.push(DirEntry { name, ino, kind });
+        }
+        let listing = Arc::new(listing);
+        inner.listings.insert(dir, listing.clone());
+        listing
+    }
+}
+
+impl Inner {
+    fn add(&mut self, node: Node) -> Ino {
+        self.nodes.push(Arc::new(node));
+        self.nodes.len() as Ino
+    }
+
+    fn object_ino(&mut self, found: &Found) -> Ino {
+        if let Some(ino) = self.by_object.get(&found.key) {
+            return *ino;
+        }
+        let kind = match found.kind {
+            ObjectKind::Group => NodeKind::Group,
+            ObjectKind::Dataset => NodeKind::Dataset,
+            _ => NodeKind::Datatype,
+        };
+        let ino = self.add(Node {
+            kind,
+            path: found.path.clone(),
+            links: found.links,
+            mtime: found.mtime,
+        });
+        self.by_object.insert(found.key, ino);
+        ino
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(addr: u64, kind: ObjectKind, path: &str) -> Found {
+        Found {
+            kind,
+            key: (1, addr),
+            path: path.as_bytes().to_vec(),
+            links: 2,
+            mtime: 0,
+        }
+    }
+
+    #[test]
+    fn hard_links_share_an_inode_and_sidecar() {
+        let tree = Tree::new((1, 0), 1, 0);
+        let a = found(100, ObjectKind::Dataset, "/a");
+        let b = found(100, ObjectKind::Dataset, "/b");
+        let (plan, _) = names::plan_entries(vec![
+            (
+                b"a".to_vec(),
+                Target::Object {
+                    id: a,
+                    is_dataset: true,
+                },
+            ),
+            (
+                b"b".to_vec(),
+                Target::Object {
+                    id: b,
+                    is_dataset: true,
+                },
+            ),
+        ]);
+        let l = tree.insert_listing(ROOT, plan);
+        assert_eq!(l.entries.len(), 4);
+        assert_eq!(l.get(b"a").unwrap().ino, l.get(b"b").unwrap().ino);
+        assert_eq!(l.get(b"a.json").unwrap().ino, l.get(b"b.json").unwrap().ino);
+        let node = tree.node(l.get(b"b").unwrap().ino).unwrap();
+        assert_eq!(node.path, b"/a");
+        assert!(tree.node(0).is_none());
+        assert!(tree.node(99).is_none());
+    }
+
+    #[test]
+    fn first_listing_wins() {
+        let tree = Tree::new((1, 0), 1, 0);
+        let l1 = tree.insert_listing(ROOT, vec![]);
+        let (plan, _) = names::plan_entries(vec![(
+            b"x".to_vec(),
+            Target::<Found>::Symlink(b"y".to_vec()),
+        )]);
+        let l2 = tree.insert_listing(ROOT, plan);
+        assert!(Arc::ptr_eq(&l1, &l2));
+    }
+}

@@ -1,0 +1,193 @@
+//! Naming rules: which entries a group shows, and symlink texts.
+//!
+//! Pure functions, so the rules are unit-tested without HDF5:
+//! - every link is an entry under its own name, in the group's order;
+//! - a dataset `NAME` is followed by its sidecar `NAME.json`, unless the group
+//!   has a real member called `NAME.json` (the real member wins);
+//! - names the kernel cannot carry (empty, `.`, `..`, longer than 255 bytes)
+//!   are left out, and so is a sidecar whose name would be too long.
+
+use std::collections::HashSet;
+
+/// Longest name a Linux directory entry can have.
+pub const NAME_MAX: usize = 255;
+
+pub const SIDECAR_SUFFIX: &[u8] = b".json";
+
+/// What a link resolves to, as far as naming is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target<T> {
+    /// An object; `is_dataset` decides whether it gets a sidecar.
+    Object { id: T, is_dataset: bool },
+    /// A symlink with this text.
+    Symlink(Vec<u8>),
+}
+
+/// One planned directory entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Planned<T> {
+    Entry { name: Vec<u8>, target: Target<T> },
+    Sidecar { name: Vec<u8>, dataset: T },
+}
+
+pub fn name_ok(name: &[u8]) -> bool {
+    !name.is_empty() && name != b"." && name != b".." && name.len() <= NAME_MAX
+}
+
+pub fn sidecar_name(dataset: &[u8]) -> Vec<u8> {
+    let mut n = dataset.to_vec();
+    n.extend_from_slice(SIDECAR_SUFFIX);
+    n
+}
+
+/// Plan a group's entries from its links (name, target), in link order.
+/// Returns the plan and the names left out.
+pub fn plan_entries<T: Clone>(links: Vec<(Vec<u8>, Target<T>)>) -> (Vec<Planned<T>>, Vec<Vec<u8>>) {
+    let real: HashSet<Vec<u8>> = links.iter().map(|(n, _)| n.clone()).collect();
+    let mut out = Vec::with_capacity(links.len() * 2);
+    let mut skipped = Vec::new();
+    for (name, target) in links {
+        if !name_ok(&name) {
+            skipped.push(name);
+            continue;
+        }
+        let sidecar = match &target {
+            Target::Object {
+                id,
+                is_dataset: true,
+            } => {
+                let s = sidecar_name(&name);
+                if real.contains(&s) {
+                    None
+                } else if !name_ok(&s) {
+                    skipped.push(s);
+                    None
+                } else {
+                    Some((s, id.clone()))
+                }
+            }
+            _ => None,
+        };
+        out.push(Planned::Entry { name, target });
+        if let Some((name, dataset)) = sidecar {
+            out.push(Planned::Sidecar { name, dataset });
+        }
+    }
+    (out, skipped)
+}
+
+/// The symlink text for an HDF5 soft link with value `value`, found in the
+/// group at absolute path `dir`: absolute values become relative to `dir`.
+pub fn soft_link_text(dir: &[u8], value: &[u8]) -> Vec<u8> {
+    if !value.starts_with(b"/") {
+        return value.to_vec();
+    }
+    let parts = |p: &[u8]| -> Vec<Vec<u8>> {
+        p.split(|b| *b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .map(|c| c.to_vec())
+            .collect()
+    };
+    let from = parts(dir);
+    let to = parts(value);
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out: Vec<Vec<u8>> = vec![b"..".to_vec(); from.len() - common];
+    out.extend(to[common..].iter().cloned());
+    if out.is_empty() {
+        return b".".to_vec();
+    }
+    out.join(&b'/')
+}
+
+/// The text of a dangling symlink standing for an external link that cannot be followed.
+pub fn external_link_text(file: &[u8], path: &[u8]) -> Vec<u8> {
+    let mut t = file.to_vec();
+    t.push(b':');
+    t.extend_from_slice(path);
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(id: u32, is_dataset: bool) -> Target<u32> {
+        Target::Object { id, is_dataset }
+    }
+
+    #[test]
+    fn datasets_get_sidecars_right_after_them() {
+        let (plan, skipped) = plan_entries(vec![
+            (b"g".to_vec(), obj(1, false)),
+            (b"d".to_vec(), obj(2, true)),
+            (b"l".to_vec(), Target::Symlink(b"d".to_vec())),
+        ]);
+        assert!(skipped.is_empty());
+        assert_eq!(
+            plan,
+            vec![
+                Planned::Entry {
+                    name: b"g".to_vec(),
+                    target: obj(1, false)
+                },
+                Planned::Entry {
+                    name: b"d".to_vec(),
+                    target: obj(2, true)
+                },
+                Planned::Sidecar {
+                    name: b"d.json".to_vec(),
+                    dataset: 2
+                },
+                Planned::Entry {
+                    name: b"l".to_vec(),
+                    target: Target::Symlink(b"d".to_vec())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_real_member_wins_over_a_sidecar() {
+        let (plan, _) = plan_entries(vec![
+            (b"foo".to_vec(), obj(1, true)),
+            (b"foo.json".to_vec(), obj(2, true)),
+        ]);
+        let names: Vec<&[u8]> = plan
+            .iter()
+            .map(|p| match p {
+                Planned::Entry { name, .. } | Planned::Sidecar { name, .. } => name.as_slice(),
+            })
+            .collect();
+        assert_eq!(names, vec![&b"foo"[..], b"foo.json", b"foo.json.json"]);
+        assert!(matches!(&plan[1], Planned::Entry { .. }));
+    }
+
+    #[test]
+    fn unrepresentable_names_are_left_out() {
+        let long = vec![b'x'; 256];
+        let almost = vec![b'y'; 252];
+        let (plan, skipped) = plan_entries(vec![
+            (b".".to_vec(), obj(1, false)),
+            (long.clone(), obj(2, true)),
+            (almost.clone(), obj(3, true)),
+        ]);
+        assert_eq!(plan.len(), 1);
+        assert_eq!(skipped, vec![b".".to_vec(), long, sidecar_name(&almost)]);
+    }
+
+    #[test]
+    fn absolute_soft_links_become_relative() {
+        assert_eq!(soft_link_text(b"/", b"/a/b"), b"a/b");
+        assert_eq!(soft_link_text(b"/g1/g2", b"/a/b"), b"../../a/b");
+        assert_eq!(soft_link_text(b"/g1/g2", b"/g1/x"), b"../x");
+        assert_eq!(soft_link_text(b"/g1", b"/"), b"..");
+        assert_eq!(soft_link_text(b"/", b"/"), b".");
+        assert_eq!(soft_link_text(b"/g", b"rel/x"), b"rel/x");
+        assert_eq!(soft_link_text(b"/g", b"/g"), b".");
+    }
+
+    #[test]
+    fn external_text_names_file_and_path() {
+        assert_eq!(external_link_text(b"other.h5", b"/data"), b"other.h5:/data");
+    }
+}
