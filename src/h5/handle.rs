@@ -66,11 +66,12 @@ impl H5Error {
                     .last()
                     .map(|f| f.desc().to_string())
                     .unwrap_or_default();
-                let top = stack.description().to_string();
-                let detail = if inner.is_empty() || inner == top {
-                    top
+                // The innermost frame says what went wrong; the outer ones only
+                // repeat which call failed.
+                let detail = if inner.is_empty() {
+                    stack.description().to_string()
                 } else {
-                    format!("{top} ({inner})")
+                    inner
                 };
                 (kind, detail)
             }

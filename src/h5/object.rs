@@ -101,7 +101,7 @@ impl H5File {
         locked(|| unsafe {
             let id = H5Fopen(c.as_ptr(), H5F_ACC_RDONLY, H5P_DEFAULT);
             Ok(H5File {
-                hid: Hid::new(&format!("cannot open {}", path.display()), id)?,
+                hid: Hid::new("H5Fopen", id)?,
             })
         })
     }

@@ -1,0 +1,250 @@
+//! Shared helpers for the integration tests: real mounts of the built binary,
+//! unmounted on drop (also when a test fails), fixtures made by h5py, and the
+//! h5py oracle.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_h5fs");
+/// Debian's python3 has h5py on the same libhdf5 as ours; a python3 earlier on
+/// PATH (pyenv, venvs) may not.
+pub const PYTHON: &str = "/usr/bin/python3";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when real mounts can run; tests print why they skip otherwise.
+pub fn fuse_available(test: &str) -> bool {
+    if Path::new("/dev/fuse").exists() {
+        true
+    } else {
+        eprintln!("SKIP {test}: /dev/fuse is absent, no FUSE mounts possible here");
+        false
+    }
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("h5fs-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The fixtures made by tests/python/make_fixtures.py, once per test binary.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("h5fs-fixtures-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = python(&[
+            repo()
+                .join("tests/python/make_fixtures.py")
+                .to_str()
+                .unwrap(),
+            dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "make_fixtures.py failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+pub fn python(args: &[&str]) -> Output {
+    Command::new(PYTHON)
+        .args(args)
+        .output()
+        .expect("run /usr/bin/python3 (install python3-h5py)")
+}
+
+pub fn is_mounted(mnt: &Path) -> bool {
+    let Ok(canon) = std::fs::canonicalize(mnt) else {
+        return false;
+    };
+    let want = canon.to_string_lossy().replace(' ', "\\040");
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+}
+
+pub fn unmount(mnt: &Path) {
+    if !is_mounted(mnt) {
+        return;
+    }
+    let ok = Command::new("fusermount3")
+        .arg("-u")
+        .arg(mnt)
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok || is_mounted(mnt) {
+        let _ = Command::new("umount").arg("-l").arg(mnt).status();
+    }
+}
+
+/// A foreground daemon serving one mount; unmounts and reaps on drop.
+pub struct Mount {
+    pub dir: TempDir,
+    pub mnt: PathBuf,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Mount {
+    pub fn new(file: &Path) -> Mount {
+        Mount::with(file, &[], &[])
+    }
+
+    /// Mount `file` with extra arguments and environment.
+    pub fn with(file: &Path, args: &[&str], env: &[(&str, &str)]) -> Mount {
+        let dir = TempDir::new("mnt");
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let log = dir.path().join("daemon.log");
+        let child = Command::new(BIN)
+            .arg(file)
+            .arg(&mnt)
+            .arg("-f")
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .expect("start h5fs");
+        let mut m = Mount {
+            dir,
+            mnt,
+            log,
+            child: Some(child),
+        };
+        m.wait_live();
+        m
+    }
+
+    fn wait_live(&mut self) {
+        let start = Instant::now();
+        while !is_mounted(&self.mnt) {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "h5fs exited ({status}) before mounting:\n{}",
+                    self.log_text()
+                );
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "mount did not come up:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.mnt.join(rel)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Unmount and wait for the daemon; returns its exit status success.
+    pub fn finish(mut self) -> bool {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> bool {
+        unmount(&self.mnt);
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let start = Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(s)) => return s.success(),
+                Ok(None) if start.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Run the h5py oracle over a mount of `file`; returns its JSON report.
+pub fn oracle(mount: &Mount, file: &Path, env: &[(&str, &str)]) -> serde_json::Value {
+    let report = mount.dir.path().join("oracle.json");
+    let out = Command::new(PYTHON)
+        .arg(repo().join("tests/python/oracle.py"))
+        .arg(&mount.mnt)
+        .arg(file)
+        .arg("--json-out")
+        .arg(&report)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run oracle.py");
+    let text = std::fs::read_to_string(&report).unwrap_or_else(|_| {
+        panic!(
+            "oracle.py wrote no report for {}:\n{}\n{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    serde_json::from_str(&text).expect("oracle report is JSON")
+}
+
+/// Run a command, returning (success, stdout, stderr).
+pub fn run(cmd: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {cmd}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
