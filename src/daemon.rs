@@ -182,10 +182,22 @@ fn spawn_background() -> Result<(), Fatal> {
 }
 
 fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fatal> {
+    // Check the log file now: once detached, nobody would see that it failed.
+    let logfile = match &opts.logfile {
+        Some(p) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| Fatal(format!("logfile {}: {}", p.display(), describe_io(&e))))?,
+        ),
+        None => None,
+    };
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let canonical_file = std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone());
     let fs = Fs::new(
-        &args.file,
+        &canonical_file,
         FsOptions {
             uid: opts.uid.unwrap_or(uid),
             gid: opts.gid.unwrap_or(gid),
@@ -208,7 +220,6 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
     })?;
     let fs = Arc::new(fs);
 
-    let canonical_file = std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone());
     let mut mount_options = vec![
         MountOption::RO,
         MountOption::FSName(canonical_file.display().to_string()),
@@ -246,7 +257,9 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
     );
 
     if let Some(fd) = notify {
-        detach_stderr(opts.logfile.as_deref());
+        detach_stderr(logfile);
+        // A daemon must not keep the caller's directory busy.
+        let _ = std::env::set_current_dir("/");
         // SAFETY: the parent handed us this pipe's write end.
         let mut pipe = unsafe { File::from_raw_fd(fd) };
         let _ = pipe.write_all(READY);
@@ -283,9 +296,9 @@ fn block_signals() -> libc::sigset_t {
 }
 
 /// Point stderr at the log file (or nowhere), so the caller's pipe is released.
-fn detach_stderr(logfile: Option<&Path>) {
+fn detach_stderr(logfile: Option<File>) {
     let target = match logfile {
-        Some(p) => OpenOptions::new().create(true).append(true).open(p),
+        Some(f) => Ok(f),
         None => OpenOptions::new().write(true).open("/dev/null"),
     };
     if let Ok(f) = target {
@@ -296,9 +309,12 @@ fn detach_stderr(logfile: Option<&Path>) {
     }
 }
 
-pub fn default_log_level(verbose: u8) -> &'static str {
+/// The log filter for `-v` repeated `verbose` times (RUST_LOG overrides it).
+/// At the default level, fuser's own note that an already unmounted session
+/// could not be unmounted again is noise, so only its errors show.
+pub fn default_log_filter(verbose: u8) -> &'static str {
     match verbose {
-        0 => "warn",
+        0 => "warn,fuser::session=error",
         1 => "info",
         2 => "debug",
         _ => "trace",

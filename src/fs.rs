@@ -63,10 +63,42 @@ impl Error {
     }
 }
 
-/// Log an HDF5 failure once, where it becomes an errno.
-fn io(e: H5Error) -> Error {
-    error!("{e}");
-    Error::Io(e.msg)
+/// Log an HDF5 failure once, where it becomes an errno; the line always
+/// starts with the HDF5 path of the object concerned.
+fn io(path: &[u8], e: H5Error) -> Error {
+    let path = show(path);
+    let msg = if e.msg.starts_with(&path) {
+        e.msg
+    } else {
+        format!("{path}: {}", e.msg)
+    };
+    error!("{msg}");
+    Error::Io(msg)
+}
+
+/// Turn a failed dataset read into EIO, naming a missing filter if that is why.
+fn read_error(path: &[u8], ds: &Dataset, e: H5Error) -> Error {
+    let missing = ds.meta.missing_filters();
+    if missing.is_empty() {
+        return io(path, e);
+    }
+    let names: Vec<String> = missing
+        .iter()
+        .map(|f| {
+            if f.name.is_empty() {
+                format!("{}", f.id)
+            } else {
+                format!("{} ({})", f.id, f.name)
+            }
+        })
+        .collect();
+    let msg = format!(
+        "{}: needs filter {} which is not available (install the plugin and set HDF5_PLUGIN_PATH)",
+        show(path),
+        names.join(", ")
+    );
+    error!("{msg}");
+    Error::Io(msg)
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -134,7 +166,7 @@ impl Fs {
         let root = h5.info(b"/")?;
         let meta = std::fs::metadata(path).ok();
         Ok(Fs {
-            tree: Tree::new((root.fileno, root.addr), root.links, root.mtime),
+            tree: Tree::new((root.file, root.addr), root.links, root.mtime),
             file_mtime: meta
                 .as_ref()
                 .and_then(|m| m.modified().ok())
@@ -163,40 +195,51 @@ impl Fs {
         if let Some(l) = self.tree.listing(ino) {
             return Ok(l);
         }
-        let links = self.h5.links(&node.path).map_err(io)?;
+        let links = self.h5.links(&node.path).map_err(|e| io(&node.path, e))?;
         let mut resolved = Vec::with_capacity(links.len());
         for link in links {
             let path = join(&node.path, &link.name);
+            // Soft links in a group of an external file name paths in that
+            // file, which is not mounted as such: follow them, as h5py does.
+            let follow_soft = node.file != 0;
             let target = match &link.kind {
-                LinkKind::Soft(value) => Target::Symlink(soft_link_text(&node.path, value)),
-                LinkKind::Hard | LinkKind::External { .. } => match self.h5.info(&path) {
-                    Ok(info) if info.kind != ObjectKind::Other => Target::Object {
-                        is_dataset: info.kind == ObjectKind::Dataset,
-                        id: Found {
-                            kind: info.kind,
-                            key: (info.fileno, info.addr),
-                            path,
-                            links: info.links,
-                            mtime: info.mtime,
+                LinkKind::Soft(value) if !follow_soft => {
+                    Target::Symlink(soft_link_text(&node.path, value))
+                }
+                LinkKind::Hard | LinkKind::External { .. } | LinkKind::Soft(_) => {
+                    match self.h5.info(&path) {
+                        Ok(info) if info.kind != ObjectKind::Other => Target::Object {
+                            is_dataset: info.kind == ObjectKind::Dataset,
+                            id: Found {
+                                kind: info.kind,
+                                key: (info.file, info.addr),
+                                path,
+                                links: info.links,
+                                mtime: info.mtime,
+                            },
                         },
-                    },
-                    Ok(_) => {
-                        warn!("{}: object of unknown type left out", show(&path));
-                        continue;
-                    }
-                    Err(e) => match &link.kind {
-                        LinkKind::External { file, path: target } => {
-                            warn!("{}: external link not followed: {e}", show(&path));
-                            Target::Symlink(external_link_text(file, target))
-                        }
-                        _ => {
-                            error!("{}: object cannot be opened, left out: {e}", show(&path));
+                        Ok(_) => {
+                            warn!("{}: object of unknown type left out", show(&path));
                             continue;
                         }
-                    },
-                },
+                        Err(e) => match &link.kind {
+                            LinkKind::External { file, path: target } => {
+                                warn!("external link not followed: {e}");
+                                Target::Symlink(external_link_text(file, target))
+                            }
+                            LinkKind::Soft(value) => Target::Symlink(value.clone()),
+                            _ => {
+                                error!("object cannot be opened, left out: {e}");
+                                continue;
+                            }
+                        },
+                    }
+                }
                 LinkKind::Other => {
-                    warn!("{}: user-defined link left out", show(&path));
+                    warn!(
+                        "{}: link of a user-defined class, or whose value cannot be read, left out",
+                        show(&path)
+                    );
                     continue;
                 }
             };
@@ -222,7 +265,11 @@ impl Fs {
         if let Some(d) = self.caches().datasets.get(&ino) {
             return Ok(d.clone());
         }
-        let ds = Arc::new(self.h5.open_dataset(&node.path).map_err(io)?);
+        let ds = Arc::new(
+            self.h5
+                .open_dataset(&node.path)
+                .map_err(|e| io(&node.path, e))?,
+        );
         let mut c = self.caches();
         if c.datasets.len() >= DATASET_CACHE {
             c.datasets.clear();
@@ -258,14 +305,19 @@ impl Fs {
                 sidecar(&show(&ds_node.path), &ds.meta, &attrs)
             }
             NodeKind::Datatype => {
-                let ty = self.h5.datatype(&node.path).map_err(io)?;
+                let ty = self
+                    .h5
+                    .datatype(&node.path)
+                    .map_err(|e| io(&node.path, e))?;
                 datatype_file(&show(&node.path), &ty)
             }
             NodeKind::Dataset => {
                 let ds = self.dataset(ino, node)?;
                 match Representation::of(&ds.meta.ty) {
                     Representation::Text(format) => {
-                        let values = ds.read_values().map_err(|e| self.read_error(&ds, e))?;
+                        let values = ds
+                            .read_values()
+                            .map_err(|e| read_error(&node.path, &ds, e))?;
                         render(format, &values)
                     }
                     _ => return Err(Error::IsDir),
@@ -282,24 +334,6 @@ impl Fs {
         c.content_bytes += bytes.len();
         c.contents.insert(ino, bytes.clone());
         Ok(bytes)
-    }
-
-    /// Turn a failed dataset read into EIO, naming a missing filter if that is why.
-    fn read_error(&self, ds: &Dataset, e: H5Error) -> Error {
-        let missing = ds.meta.missing_filters();
-        if !missing.is_empty() {
-            let names: Vec<String> = missing
-                .iter()
-                .map(|f| format!("{} ({})", f.id, f.name))
-                .collect();
-            error!(
-                "{}: needs filter {} which is not available (install the plugin and set HDF5_PLUGIN_PATH)",
-                e.msg.split(':').next().unwrap_or(""),
-                names.join(", ")
-            );
-            return Error::Io(e.msg);
-        }
-        io(e)
     }
 
     pub fn getattr(&self, ino: Ino) -> Result<Attr> {
@@ -385,7 +419,7 @@ impl Fs {
                     };
                     let buf = ds
                         .read_elements(span.first, span.end)
-                        .map_err(|e| self.read_error(&ds, e))?;
+                        .map_err(|e| read_error(&node.path, &ds, e))?;
                     let start = span.skip as usize;
                     return Ok(buf[start..start + span.len as usize].to_vec());
                 }
@@ -422,7 +456,10 @@ impl Fs {
         if !Self::has_attributes(&node) {
             return Ok(Vec::new());
         }
-        let names = self.h5.attr_names(&node.path).map_err(io)?;
+        let names = self
+            .h5
+            .attr_names(&node.path)
+            .map_err(|e| io(&node.path, e))?;
         Ok(name_list(&names))
     }
 
@@ -432,15 +469,26 @@ impl Fs {
         if !Self::has_attributes(&node) {
             return Err(Error::NoAttr);
         }
-        let names = self.h5.attr_names(&node.path).map_err(io)?;
+        let names = self
+            .h5
+            .attr_names(&node.path)
+            .map_err(|e| io(&node.path, e))?;
         if !names.iter().any(|n| n == attr_name) {
             return Err(Error::NoAttr);
         }
-        let attr = self.h5.read_attr(&node.path, attr_name).map_err(io)?;
+        let attr = self
+            .h5
+            .read_attr(&node.path, attr_name)
+            .map_err(|e| io(&node.path, e))?;
         let value = attr_value(&attr);
         if value.len() > XATTR_SIZE_MAX {
+            let whole = if node.kind == NodeKind::Dataset {
+                "it is whole in the sidecar"
+            } else {
+                "read it with h5py"
+            };
             warn!(
-                "{} attribute {}: value of {} bytes is over the xattr limit; it is whole in the sidecar",
+                "{} attribute {}: value of {} bytes is over the xattr limit; {whole}",
                 show(&node.path),
                 show(attr_name),
                 value.len()

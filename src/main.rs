@@ -1,12 +1,12 @@
 use clap::Parser;
 
 use h5fs::cli::{parse_options, Args};
-use h5fs::daemon::{default_log_level, run};
+use h5fs::daemon::{default_log_filter, run};
 
 fn main() {
     let args = Args::parse();
     env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(default_log_level(args.verbose)),
+        env_logger::Env::default().default_filter_or(default_log_filter(args.verbose)),
     )
     .format_timestamp_millis()
     .init();

@@ -19,6 +19,9 @@ fn order(o: ByteOrder, size: usize) -> char {
 
 /// The numpy descr of one element of `ty`; `null` for types numpy cannot hold.
 pub fn descr(ty: &TypeDesc) -> Json {
+    if ty.unsupported().is_some() {
+        return Json::Null;
+    }
     match ty {
         TypeDesc::Int {
             size,
@@ -37,7 +40,7 @@ pub fn descr(ty: &TypeDesc) -> Json {
         TypeDesc::Bitfield { size, order: o } => json!(format!("{}u{}", order(*o, *size), size)),
         TypeDesc::FixedString { size, .. } => json!(format!("|S{size}")),
         TypeDesc::Opaque { size, .. } => json!(format!("|V{size}")),
-        TypeDesc::Datetime { descr } => json!(descr),
+        TypeDesc::NumpyTagged { descr, .. } => json!(descr),
         TypeDesc::Array { base, .. } => descr(base),
         TypeDesc::VarString { .. }
         | TypeDesc::VarLen { .. }
@@ -128,8 +131,8 @@ pub fn type_json(ty: &TypeDesc) -> Json {
             json!({"class": "array", "dims": dims, "base": type_json(base)})
         }
         TypeDesc::Opaque { size, tag } => json!({"class": "opaque", "size": size, "tag": tag}),
-        TypeDesc::Datetime { descr } => {
-            json!({"class": "opaque", "size": 8, "tag": format!("NUMPY:{descr}"), "numpy": descr})
+        TypeDesc::NumpyTagged { descr, size } => {
+            json!({"class": "opaque", "size": size, "tag": format!("NUMPY:{descr}"), "numpy": descr})
         }
         TypeDesc::VarLen { base } => json!({"class": "vlen", "base": type_json(base)}),
         TypeDesc::ObjectRef => json!({"class": "reference", "kind": "object"}),
@@ -184,8 +187,9 @@ mod tests {
             tag: "x".into(),
         };
         assert_eq!(descr(&o), json!("|V5"));
-        let d = TypeDesc::Datetime {
+        let d = TypeDesc::NumpyTagged {
             descr: "<M8[s]".into(),
+            size: 8,
         };
         assert_eq!(descr(&d), json!("<M8[s]"));
         let b = TypeDesc::Bitfield {

@@ -55,8 +55,8 @@ fn byteorder(ty: &TypeDesc) -> &'static str {
             }
         }
         TypeDesc::Enum { base, .. } | TypeDesc::Array { base, .. } => byteorder(base),
-        TypeDesc::Datetime { descr } if descr.starts_with('>') => ">",
-        TypeDesc::Datetime { .. } => "<",
+        TypeDesc::NumpyTagged { descr, .. } if descr.starts_with('>') => ">",
+        TypeDesc::NumpyTagged { descr, .. } if descr.starts_with('<') => "<",
         _ => "|",
     }
 }

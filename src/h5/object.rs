@@ -51,8 +51,10 @@ pub enum ObjectKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectInfo {
     pub kind: ObjectKind,
-    /// libhdf5's number for the open file holding the object.
-    pub fileno: u64,
+    /// Which file holds the object: 0 for the mounted file, else a hash of
+    /// the external file's name (libhdf5's own file numbers change each time
+    /// an external file is reopened, so they cannot identify objects).
+    pub file: u64,
     pub addr: u64,
     /// Number of hard links to the object.
     pub links: u32,
@@ -68,7 +70,7 @@ unsafe fn info_from(raw: &H5O_info1_t) -> ObjectInfo {
             H5O_type_t::H5O_TYPE_NAMED_DATATYPE => ObjectKind::Datatype,
             _ => ObjectKind::Other,
         },
-        fileno: raw.fileno,
+        file: 0,
         addr: raw.addr,
         links: raw.rc,
         mtime: raw.mtime,
@@ -92,6 +94,8 @@ pub struct Link {
 /// An open HDF5 file (read-only).
 pub struct H5File {
     hid: Hid,
+    /// libhdf5's number for this file, to tell its objects from external ones.
+    fileno: u64,
 }
 
 impl H5File {
@@ -100,8 +104,21 @@ impl H5File {
             .map_err(|_| H5Error::new(ErrorKind::NotFound, "file name contains a NUL byte"))?;
         locked(|| unsafe {
             let id = H5Fopen(c.as_ptr(), H5F_ACC_RDONLY, H5P_DEFAULT);
+            let hid = Hid::new("H5Fopen", id)?;
+            let mut raw = H5O_info1_t::default();
+            check(
+                "H5Oget_info (root group)",
+                H5Oget_info_by_name2(
+                    hid.id(),
+                    c"/".as_ptr(),
+                    &mut raw,
+                    H5O_INFO_BASIC,
+                    H5P_DEFAULT,
+                ),
+            )?;
             Ok(H5File {
-                hid: Hid::new("H5Fopen", id)?,
+                hid,
+                fileno: raw.fileno,
             })
         })
     }
@@ -129,7 +146,11 @@ impl H5File {
                     H5P_DEFAULT,
                 ),
             )?;
-            Ok(info_from(&raw))
+            let mut info = info_from(&raw);
+            if raw.fileno != self.fileno {
+                info.file = external_file_key(self.hid.id(), &c);
+            }
+            Ok(info)
         })
     }
 
@@ -198,6 +219,23 @@ impl H5File {
         let obj = self.open_object(path)?;
         locked(|| describe(obj.id()))
     }
+}
+
+/// A stable number for the file holding the object at `path` (its name as
+/// libhdf5 opened it), for objects outside the mounted file.
+unsafe fn external_file_key(file: hid_t, path: &std::ffi::CStr) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let obj = H5Oopen(file, path.as_ptr(), H5P_DEFAULT);
+    let Ok(obj) = Hid::new("H5Oopen", obj) else {
+        return u64::MAX;
+    };
+    let n = H5Fget_name(obj.id(), std::ptr::null_mut(), 0);
+    let mut name = vec![0u8; n.max(0) as usize + 1];
+    H5Fget_name(obj.id(), name.as_mut_ptr().cast(), name.len());
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    // 0 is the mounted file's.
+    h.finish().max(1)
 }
 
 type RawLink = (Vec<u8>, H5L_type_t, usize);

@@ -94,9 +94,11 @@ pub enum TypeDesc {
         size: usize,
         tag: String,
     },
-    /// h5py's numpy datetime64/timedelta64 stored as opaque tagged `NUMPY:<descr>`.
-    Datetime {
+    /// An opaque type tagged `NUMPY:<descr>`, as h5py stores numpy types that
+    /// HDF5 lacks (datetime64, timedelta64, bytes): h5py reads it as that dtype.
+    NumpyTagged {
         descr: String,
+        size: usize,
     },
     Bitfield {
         size: usize,
@@ -125,7 +127,7 @@ impl TypeDesc {
             | TypeDesc::Opaque { size, .. }
             | TypeDesc::Bitfield { size, .. } => *size,
             TypeDesc::Bool => 1,
-            TypeDesc::Datetime { .. } => 8,
+            TypeDesc::NumpyTagged { size, .. } => *size,
             TypeDesc::Enum { base, .. } => base.size(),
             TypeDesc::Array { base, dims } => base.size() * dims.iter().product::<usize>(),
             TypeDesc::VarString { .. } => std::mem::size_of::<*const u8>(),
@@ -222,11 +224,10 @@ pub(crate) fn describe(tid: hid_t) -> Result<TypeDesc> {
             H5T_class_t::H5T_OPAQUE => {
                 let tag = take_h5_string(H5Tget_tag(tid));
                 match tag.strip_prefix("NUMPY:") {
-                    Some(descr) if size == 8 && (descr.contains("M8") || descr.contains("m8")) => {
-                        TypeDesc::Datetime {
-                            descr: descr.to_string(),
-                        }
-                    }
+                    Some(descr) if numpy_tag_fits(descr, size) => TypeDesc::NumpyTagged {
+                        descr: descr.to_string(),
+                        size,
+                    },
                     _ => TypeDesc::Opaque { size, tag },
                 }
             }
@@ -269,6 +270,24 @@ pub(crate) fn describe(tid: hid_t) -> Result<TypeDesc> {
                 reason: format!("datatype class {class:?}"),
             },
         })
+    }
+}
+
+/// Whether a `NUMPY:` tag names a simple numpy type of exactly `size` bytes
+/// (`<M8[s]`, `|S21`, `>m8[ns]`...), which is when h5py reads it as that type.
+pub fn numpy_tag_fits(descr: &str, size: usize) -> bool {
+    let b = descr.as_bytes();
+    if b.len() < 3 || !matches!(b[0], b'<' | b'>' | b'|' | b'=') {
+        return false;
+    }
+    let rest = &descr[2..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let unit_ok = rest[digits.len()..].is_empty()
+        || (matches!(b[1], b'M' | b'm') && rest[digits.len()..].starts_with('['));
+    match (b[1], digits.parse::<usize>()) {
+        (b'M' | b'm', Ok(8)) => unit_ok,
+        (b'S' | b'V', Ok(n)) => n == size && rest.len() == digits.len(),
+        _ => false,
     }
 }
 
@@ -519,7 +538,7 @@ pub(crate) fn memory_type(desc: &TypeDesc, file_type: hid_t) -> Result<Hid> {
             TypeDesc::Bool
             | TypeDesc::Enum { .. }
             | TypeDesc::Opaque { .. }
-            | TypeDesc::Datetime { .. }
+            | TypeDesc::NumpyTagged { .. }
             | TypeDesc::Bitfield { .. } => Hid::new("H5Tcopy", H5Tcopy(file_type)),
             TypeDesc::Unsupported { reason } => Err(super::handle::H5Error::new(
                 super::handle::ErrorKind::Unsupported,
@@ -572,6 +591,17 @@ mod tests {
             u64::MAX as i128
         );
         assert_eq!(int_from_bytes(&[0xff; 8], true, ByteOrder::Little), -1);
+    }
+
+    #[test]
+    fn numpy_tags() {
+        assert!(numpy_tag_fits("<M8[s]", 8));
+        assert!(numpy_tag_fits(">m8[ns]", 8));
+        assert!(numpy_tag_fits("|S21", 21));
+        assert!(!numpy_tag_fits("|S21", 20));
+        assert!(!numpy_tag_fits("<M8[s]", 4));
+        assert!(!numpy_tag_fits("garbage", 8));
+        assert!(!numpy_tag_fits("<f8", 8));
     }
 
     #[test]

@@ -55,26 +55,43 @@ fn decode(ty: &TypeDesc, b: &[u8], loc: hid_t) -> Value {
             signed,
             order,
         } => Value::Int(int_from_bytes(&b[..*size], *signed, *order)),
-        TypeDesc::Float { size, order } => Value::Float(float_from_bytes(&b[..*size], *order)),
+        TypeDesc::Float { size, order } => {
+            let v = float_from_bytes(&b[..*size], *order);
+            // A float32 is shown as its own shortest decimal (0.1, not 0.10000000149011612).
+            Value::Float(if *size == 4 { shortest_f32(v) } else { v })
+        }
         TypeDesc::Bool => Value::Bool(b[0] != 0),
         TypeDesc::Enum { base, .. } => decode(base, b, loc),
         TypeDesc::Bitfield { size, order } => {
             Value::Int(int_from_bytes(&b[..*size], false, *order))
         }
-        TypeDesc::Datetime { descr } => {
+        TypeDesc::NumpyTagged { descr, size } => {
             let order = if descr.starts_with('>') {
                 ByteOrder::Big
             } else {
                 ByteOrder::Little
             };
-            Value::Int(int_from_bytes(&b[..8], true, order))
+            match descr.as_bytes().get(1) {
+                Some(b'M' | b'm') => Value::Int(int_from_bytes(&b[..8], true, order)),
+                Some(b'S') => {
+                    let s = &b[..*size];
+                    let end = s.iter().rposition(|c| *c != 0).map_or(0, |p| p + 1);
+                    Value::Str(s[..end].to_vec())
+                }
+                _ => Value::Bytes(b[..*size].to_vec()),
+            }
         }
         TypeDesc::Complex { size, order } => {
             let half = size / 2;
-            Value::Complex(
-                float_from_bytes(&b[..half], *order),
-                float_from_bytes(&b[half..*size], *order),
-            )
+            let part = |p: &[u8]| {
+                let v = float_from_bytes(p, *order);
+                if half == 4 {
+                    shortest_f32(v)
+                } else {
+                    v
+                }
+            };
+            Value::Complex(part(&b[..half]), part(&b[half..*size]))
         }
         TypeDesc::FixedString { size, .. } => {
             let s = &b[..*size];
@@ -134,6 +151,15 @@ fn decode(ty: &TypeDesc, b: &[u8], loc: hid_t) -> Value {
         }
         TypeDesc::Unsupported { .. } => Value::Null,
     }
+}
+
+/// The f64 nearest to the shortest decimal that reads back as the same f32.
+fn shortest_f32(v: f64) -> f64 {
+    let f = v as f32;
+    if !f.is_finite() {
+        return v;
+    }
+    format!("{f:?}").parse().unwrap_or(v)
 }
 
 fn decode_nested(base: &TypeDesc, b: &[u8], dims: &[usize], loc: hid_t) -> Value {
@@ -285,6 +311,16 @@ mod tests {
         one[9] = 0x3f;
         assert_eq!(float_from_bytes(&one, ByteOrder::Little), 1.0);
         assert!(float_from_bytes(&[0x01, 0x7c], ByteOrder::Little).is_nan());
+    }
+
+    #[test]
+    fn float32_values_are_their_shortest_decimal() {
+        let ty = TypeDesc::Float {
+            size: 4,
+            order: ByteOrder::Little,
+        };
+        let v = decode_all(&ty, &0.1f32.to_le_bytes(), 1, -1);
+        assert_eq!(v, vec![Value::Float(0.1)]);
     }
 
     #[test]

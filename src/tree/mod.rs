@@ -40,6 +40,8 @@ pub struct Node {
     pub links: u32,
     /// Modification time recorded in the file, 0 if none.
     pub mtime: i64,
+    /// Which file holds the object: 0 for the mounted file (see `ObjectInfo::file`).
+    pub file: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +112,7 @@ impl Tree {
             path: b"/".to_vec(),
             links: root_links,
             mtime: root_mtime,
+            file: root_key.0,
         }));
         inner.by_object.insert(root_key, ROOT);
         Tree {
@@ -166,6 +169,7 @@ impl Tree {
                         path: Vec::new(),
                         links: 1,
                         mtime: 0,
+                        file: 0,
                     });
                     (name, ino, EntryType::Symlink)
                 }
@@ -174,11 +178,13 @@ impl Tree {
                     let ino = match inner.sidecars.get(&ds) {
                         Some(i) => *i,
                         None => {
+                            // One sidecar per dataset: as many names as the dataset.
                             let i = inner.add(Node {
                                 kind: NodeKind::Sidecar { dataset: ds },
                                 path: dataset.path.clone(),
-                                links: 1,
+                                links: dataset.links,
                                 mtime: dataset.mtime,
+                                file: dataset.key.0,
                             });
                             inner.sidecars.insert(ds, i);
                             i
@@ -216,6 +222,7 @@ impl Inner {
             path: found.path.clone(),
             links: found.links,
             mtime: found.mtime,
+            file: found.key.0,
         });
         self.by_object.insert(found.key, ino);
         ino
