@@ -73,7 +73,9 @@ unsafe fn info_from(raw: &H5O_info1_t) -> ObjectInfo {
         file: 0,
         addr: raw.addr,
         links: raw.rc,
-        mtime: raw.mtime,
+        // Files keep one recorded time per object, which libhdf5 1.10 reports
+        // as ctime (H5Gget_objinfo calls it mtime); newer headers may set mtime.
+        mtime: if raw.mtime != 0 { raw.mtime } else { raw.ctime },
     }
 }
 

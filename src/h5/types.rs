@@ -285,7 +285,7 @@ pub fn numpy_tag_fits(descr: &str, size: usize) -> bool {
     let unit_ok = rest[digits.len()..].is_empty()
         || (matches!(b[1], b'M' | b'm') && rest[digits.len()..].starts_with('['));
     match (b[1], digits.parse::<usize>()) {
-        (b'M' | b'm', Ok(8)) => unit_ok,
+        (b'M' | b'm', Ok(8)) => unit_ok && size == 8,
         (b'S' | b'V', Ok(n)) => n == size && rest.len() == digits.len(),
         _ => false,
     }

@@ -1,0 +1,168 @@
+//! The real-world corpus (../shared/corpus): every file h5py can open mounts,
+//! and every listing, byte, sidecar, attribute and link matches h5py. The
+//! datasets that cannot be read (a filter missing, a type numpy lacks) are
+//! exactly the ones listed in tests/data, each with a log line saying why.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn corpus_dir() -> PathBuf {
+    repo().join("../shared/corpus")
+}
+
+/// Every HDF5 file of the corpus, sorted.
+fn corpus_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let dirs = std::fs::read_dir(corpus_dir()).expect("../shared/corpus is missing");
+    for d in dirs.flatten() {
+        if !d.path().is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+            let p = f.path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if name.ends_with(".h5") || name.ends_with(".hdf5") || name.ends_with(".nc") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn rel(p: &Path) -> String {
+    p.strip_prefix(corpus_dir())
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Can h5py open it? (One file carries a stale SWMR write flag: neither can.)
+fn h5py_opens(f: &Path) -> bool {
+    python(&[
+        "-c",
+        &format!(
+            "import h5py; h5py.File({:?}, 'r').close()",
+            f.to_str().unwrap()
+        ),
+    ])
+    .status
+    .success()
+}
+
+fn expected(name: &str) -> BTreeSet<String> {
+    std::fs::read_to_string(repo().join("tests/data").join(name))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.to_string())
+        .collect()
+}
+
+/// Mount every corpus file with `env`, check it with the oracle; return the
+/// unreadable datasets as "file:path" and all failures found.
+fn check_corpus(env: &[(&str, &str)]) -> (BTreeSet<String>, Vec<String>, usize) {
+    let mut eio = BTreeSet::new();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for f in corpus_files() {
+        if !h5py_opens(&f) {
+            // h5fs must refuse it cleanly too.
+            let t = TempDir::new("corpus-refuse");
+            let (ok, _, err) = run(BIN, &[f.to_str().unwrap(), t.path().to_str().unwrap()]);
+            if ok || !err.starts_with("h5fs: ") || is_mounted(t.path()) {
+                failures.push(format!(
+                    "{}: h5py cannot open it but h5fs did not refuse it cleanly: {err}",
+                    rel(&f)
+                ));
+            }
+            unmount(t.path());
+            continue;
+        }
+        checked += 1;
+        let m = Mount::with(&f, &[], env);
+        let report = oracle(&m, &f, env);
+        for mm in report["mismatches"].as_array().into_iter().flatten() {
+            failures.push(format!("{}: {}", rel(&f), mm));
+        }
+        let log = m.log_text();
+        for p in report["eio"].as_array().into_iter().flatten() {
+            let path = p.as_str().unwrap_or_default().to_string();
+            let hdf5_path = format!(
+                "/{}",
+                path.split(" [")
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches('/')
+            );
+            if !log.lines().any(|l| {
+                l.contains(&hdf5_path)
+                    && (l.contains("needs filter") || l.contains("type cannot be shown"))
+            }) {
+                failures.push(format!(
+                    "{}: no log line says why {hdf5_path} is unreadable:\n{log}",
+                    rel(&f)
+                ));
+            }
+            eio.insert(format!("{}:{}", rel(&f), path));
+        }
+        assert!(m.finish(), "daemon for {} did not exit cleanly", rel(&f));
+    }
+    (eio, failures, checked)
+}
+
+fn assert_corpus(env: &[(&str, &str)], eio_list: &str) {
+    let (eio, failures, checked) = check_corpus(env);
+    assert!(checked >= 130, "only {checked} corpus files checked");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let want = expected(eio_list);
+    let missing: Vec<_> = want.difference(&eio).collect();
+    let extra: Vec<_> = eio.difference(&want).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "unreadable datasets differ from tests/data/{eio_list}:\nexpected but readable: {missing:#?}\nunreadable but not expected: {extra:#?}"
+    );
+    eprintln!(
+        "corpus: {checked} files match h5py; {} datasets unreadable as listed",
+        eio.len()
+    );
+}
+
+#[test]
+fn corpus_matches_h5py_without_filter_plugins() {
+    if !fuse_available("corpus_matches_h5py_without_filter_plugins") {
+        return;
+    }
+    // An empty plugin path: only the filters built into libhdf5 (and LZF).
+    let empty = TempDir::new("noplugins");
+    let p = empty.path().to_str().unwrap().to_string();
+    assert_corpus(
+        &[("HDF5_PLUGIN_PATH", &p)],
+        "corpus-eio-without-plugins.txt",
+    );
+}
+
+#[test]
+fn corpus_matches_h5py_with_filter_plugins() {
+    if !fuse_available("corpus_matches_h5py_with_filter_plugins") {
+        return;
+    }
+    let dir = match std::env::var("H5FS_TEST_PLUGINS") {
+        Ok(d) => d,
+        Err(_) => {
+            let (ok, out, err) = run(repo().join("scripts/fetch-plugins").to_str().unwrap(), &[]);
+            assert!(ok, "scripts/fetch-plugins failed: {err}");
+            out.trim().to_string()
+        }
+    };
+    assert_corpus(&[("HDF5_PLUGIN_PATH", &dir)], "corpus-eio-with-plugins.txt");
+}
