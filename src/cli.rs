@@ -18,7 +18,7 @@ raw binary files with a NAME.json sidecar, attributes are user.* extended attrib
 Unmount with `fusermount3 -u MOUNTPOINT` or `umount MOUNTPOINT`.",
     after_help = "Mount options (-o, comma-separated):\n  \
 ro                   read-only (the default)\n  \
-rw                   read-write (not available yet)\n  \
+rw                   read-write: changes go into the file\n  \
 allow_other          let other users access the mount\n  \
 allow_root           let root access the mount\n  \
 default_permissions  let the kernel check permissions\n  \
@@ -46,6 +46,8 @@ pub struct Args {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MountOptions {
+    /// `-o rw`: changes go into the file.
+    pub read_write: bool,
     pub allow_other: bool,
     pub allow_root: bool,
     pub default_permissions: bool,
@@ -100,13 +102,8 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
             None => (opt, None),
         };
         match (key, value) {
-            ("ro", None) => {}
-            ("rw", None) => {
-                return Err(
-                    "option 'rw': writing is not supported yet; h5fs mounts read-only (use -o ro)"
-                        .into(),
-                )
-            }
+            ("ro", None) => o.read_write = false,
+            ("rw", None) => o.read_write = true,
             ("allow_other", None) => o.allow_other = true,
             ("allow_root", None) => o.allow_root = true,
             ("default_permissions", None) => o.default_permissions = true,
@@ -160,13 +157,19 @@ mod tests {
     }
 
     #[test]
+    fn ro_and_rw_the_last_one_wins() {
+        assert!(parse(&["rw"]).unwrap().read_write);
+        assert!(!parse(&["rw,ro"]).unwrap().read_write);
+        assert!(parse(&["ro", "rw"]).unwrap().read_write);
+    }
+
+    #[test]
     fn generic_mount_options_are_ignored() {
         assert!(parse(&["ro,nosuid,nodev,noatime,_netdev,defaults"]).is_ok());
     }
 
     #[test]
     fn refusals() {
-        assert!(parse(&["rw"]).unwrap_err().contains("read-only"));
         assert!(parse(&["bogus"])
             .unwrap_err()
             .contains("unknown option 'bogus'"));

@@ -40,6 +40,18 @@ fn fatal<T>(msg: impl Into<String>) -> Result<T, Fatal> {
 
 pub fn run(args: Args, opts: MountOptions) -> Result<(), Fatal> {
     check_inputs(&args.file, &args.mountpoint)?;
+    if opts.read_write {
+        let c = std::ffi::CString::new(args.file.as_os_str().as_encoded_bytes())
+            .map_err(|_| Fatal("file name contains a NUL byte".into()))?;
+        // SAFETY: access(2) on a NUL-terminated path.
+        if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+            return fatal(format!(
+                "{}: not writable by you; -o rw needs write permission ({})",
+                args.file.display(),
+                describe_io(&std::io::Error::last_os_error())
+            ));
+        }
+    }
     let notify = std::env::var(NOTIFY_ENV)
         .ok()
         .and_then(|v| v.parse::<i32>().ok());
@@ -202,12 +214,17 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
             uid: opts.uid.unwrap_or(uid),
             gid: opts.gid.unwrap_or(gid),
             umask: opts.umask,
+            writable: opts.read_write,
         },
     )
     .map_err(|e| {
         let f = args.file.display();
         Fatal(match e.kind {
             ErrorKind::NotHdf5 => format!("{f}: not an HDF5 file"),
+            ErrorKind::Locked if opts.read_write => format!(
+                "{f}: open in another process; -o rw needs it to itself: {}",
+                e.msg
+            ),
             ErrorKind::Locked => format!(
                 "{f}: locked by another process (is it open for writing elsewhere?): {}",
                 e.msg
@@ -221,7 +238,11 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
     let fs = Arc::new(fs);
 
     let mut mount_options = vec![
-        MountOption::RO,
+        if opts.read_write {
+            MountOption::RW
+        } else {
+            MountOption::RO
+        },
         MountOption::FSName(canonical_file.display().to_string()),
         MountOption::Subtype("h5fs".into()),
         MountOption::NoDev,
@@ -243,13 +264,17 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
 
     // Signals go to one thread that unmounts; block them before threads start.
     let sigset = block_signals();
-    let mut session = fuser::Session::new(H5Fuse::new(fs.clone()), &args.mountpoint, &config)
-        .map_err(|e| {
-            Fatal(format!(
-                "cannot mount on {}: {e}",
-                args.mountpoint.display()
-            ))
-        })?;
+    let mut session = fuser::Session::new(
+        H5Fuse::new(fs.clone(), opts.read_write),
+        &args.mountpoint,
+        &config,
+    )
+    .map_err(|e| {
+        Fatal(format!(
+            "cannot mount on {}: {e}",
+            args.mountpoint.display()
+        ))
+    })?;
     info!(
         "mounted {} on {}",
         args.file.display(),

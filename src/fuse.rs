@@ -8,25 +8,56 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
-    OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
-    ReplyOpen, ReplyStatfs, ReplyXattr, Request, TimeOrNow,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request, TimeOrNow,
 };
 
-use crate::fs::{Attr, Error, Fs};
+use crate::fs::{Attr, Error, Fs, OpenMode, SetAttr};
 use crate::tree::EntryType;
 
 /// The file does not change under a read-only mount, so the kernel may cache
-/// names and attributes for long.
-const TTL: Duration = Duration::from_secs(3600);
+/// names and attributes for long; under a writable one it must ask each time.
+const TTL_RO: Duration = Duration::from_secs(3600);
+const TTL_RW: Duration = Duration::ZERO;
 
 pub struct H5Fuse {
     fs: Arc<Fs>,
+    writable: bool,
+    ttl: Duration,
 }
 
 impl H5Fuse {
-    pub fn new(fs: Arc<Fs>) -> Self {
-        H5Fuse { fs }
+    pub fn new(fs: Arc<Fs>, writable: bool) -> Self {
+        H5Fuse {
+            fs,
+            writable,
+            ttl: if writable { TTL_RW } else { TTL_RO },
+        }
+    }
+
+    fn entry(&self, reply: ReplyEntry, r: Result<Attr, Error>) {
+        match r {
+            Ok(a) => reply.entry(&self.ttl, &to_file_attr(&a), Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    /// Reads of a read-only mount may be cached by the kernel across opens;
+    /// a writable mount goes to h5fs every time (sizes change by whole rows).
+    fn open_flags(&self) -> FopenFlags {
+        if self.writable {
+            FopenFlags::FOPEN_DIRECT_IO
+        } else {
+            FopenFlags::FOPEN_KEEP_CACHE
+        }
+    }
+}
+
+fn empty(reply: ReplyEmpty, r: Result<(), Error>) {
+    match r {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(errno(&e)),
     }
 }
 
@@ -74,16 +105,19 @@ fn reply_xattr(reply: ReplyXattr, size: u32, result: Result<Vec<u8>, Error>) {
 }
 
 impl Filesystem for H5Fuse {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // O_TRUNC arrives with open, so a fixed-size dataset can be replaced whole.
+        let _ = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC);
+        Ok(())
+    }
+
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        match self.fs.lookup(parent.0, name.as_bytes()) {
-            Ok(a) => reply.entry(&TTL, &to_file_attr(&a), Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.entry(reply, self.fs.lookup(parent.0, name.as_bytes()));
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.fs.getattr(ino.0) {
-            Ok(a) => reply.attr(&TTL, &to_file_attr(&a)),
+            Ok(a) => reply.attr(&self.ttl, &to_file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -91,11 +125,11 @@ impl Filesystem for H5Fuse {
     fn setattr(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         _mode: Option<u32>,
         _uid: Option<u32>,
         _gid: Option<u32>,
-        _size: Option<u64>,
+        size: Option<u64>,
         _atime: Option<TimeOrNow>,
         _mtime: Option<TimeOrNow>,
         _ctime: Option<std::time::SystemTime>,
@@ -106,7 +140,10 @@ impl Filesystem for H5Fuse {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        reply.error(errno(&Error::ReadOnly));
+        match self.fs.setattr(ino.0, SetAttr { size }) {
+            Ok(a) => reply.attr(&self.ttl, &to_file_attr(&a)),
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -117,10 +154,34 @@ impl Filesystem for H5Fuse {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let write = flags.acc_mode() != OpenAccMode::O_RDONLY
-            || flags.0 & (libc::O_TRUNC | libc::O_APPEND) != 0;
-        match self.fs.open(ino.0, write) {
-            Ok(()) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
+        let mode = OpenMode {
+            write: flags.acc_mode() != OpenAccMode::O_RDONLY,
+            truncate: flags.0 & libc::O_TRUNC != 0,
+        };
+        match self.fs.open(ino.0, mode) {
+            Ok(fh) => reply.opened(FileHandle(fh), self.open_flags()),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: fuser::ReplyCreate,
+    ) {
+        match self.fs.create(parent.0, name.as_bytes()) {
+            Ok((a, fh)) => reply.created(
+                &self.ttl,
+                &to_file_attr(&a),
+                Generation(0),
+                FileHandle(fh),
+                self.open_flags(),
+            ),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -128,18 +189,71 @@ impl Filesystem for H5Fuse {
     fn read(
         &self,
         _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        _ino: INodeNo,
+        fh: FileHandle,
         offset: u64,
         size: u32,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.fs.read(ino.0, offset, size) {
+        match self.fs.read_handle(fh.0, offset, size) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(errno(&e)),
         }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: fuser::WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: fuser::ReplyWrite,
+    ) {
+        match self.fs.write(fh.0, offset, data) {
+            Ok(n) => reply.written(n),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        empty(reply, self.fs.flush(fh.0));
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        empty(reply, self.fs.fsync(fh.0));
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        empty(reply, self.fs.release(fh.0));
     }
 
     fn readdir(
@@ -150,11 +264,11 @@ impl Filesystem for H5Fuse {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let listing = match self.fs.readdir(ino.0) {
-            Ok(l) => l,
+        let view = match self.fs.readdir(ino.0) {
+            Ok(v) => v,
             Err(e) => return reply.error(errno(&e)),
         };
-        // Offsets: 1 is ".", 2 is "..", 3 + i is entry i.
+        // Offsets: 1 is ".", 2 is "..", 3 + i is entry i (file entries, then pending ones).
         let dots: [(u64, &[u8]); 2] = [(1, b"."), (2, b"..")];
         for (off, name) in dots {
             if offset < off && reply.add(ino, off, FileType::Directory, OsStr::from_bytes(name)) {
@@ -162,7 +276,8 @@ impl Filesystem for H5Fuse {
             }
         }
         let skip = offset.saturating_sub(2) as usize;
-        for (i, entry) in listing.entries.iter().enumerate().skip(skip) {
+        let all = view.listing.entries.iter().chain(view.pending.iter());
+        for (i, entry) in all.enumerate().skip(skip) {
             let full = reply.add(
                 INodeNo(entry.ino),
                 3 + i as u64,
@@ -173,17 +288,6 @@ impl Filesystem for H5Fuse {
                 break;
             }
         }
-        reply.ok();
-    }
-
-    fn flush(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _lock_owner: LockOwner,
-        reply: ReplyEmpty,
-    ) {
         reply.ok();
     }
 
@@ -203,49 +307,36 @@ impl Filesystem for H5Fuse {
     fn setxattr(
         &self,
         _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _value: &[u8],
-        _flags: i32,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        reply.error(errno(&Error::ReadOnly));
+        let create = flags & libc::XATTR_CREATE != 0;
+        let replace = flags & libc::XATTR_REPLACE != 0;
+        empty(
+            reply,
+            self.fs
+                .setxattr(ino.0, name.as_bytes(), value, create, replace),
+        );
     }
 
-    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(errno(&Error::ReadOnly));
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        empty(reply, self.fs.removexattr(ino.0, name.as_bytes()));
     }
 
     fn mkdir(
         &self,
         _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
+        parent: INodeNo,
+        name: &OsStr,
         _mode: u32,
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        reply.error(errno(&Error::ReadOnly));
-    }
-
-    fn unlink(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(errno(&Error::ReadOnly));
-    }
-
-    fn rmdir(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(errno(&Error::ReadOnly));
-    }
-
-    fn symlink(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _link_name: &OsStr,
-        _target: &Path,
-        reply: ReplyEntry,
-    ) {
-        reply.error(errno(&Error::ReadOnly));
+        self.entry(reply, self.fs.mkdir(parent.0, name.as_bytes()));
     }
 
     fn mknod(
@@ -258,53 +349,98 @@ impl Filesystem for H5Fuse {
         _rdev: u32,
         reply: ReplyEntry,
     ) {
-        reply.error(errno(&Error::ReadOnly));
+        let e = if self.writable {
+            Error::NotPermitted("only regular files, directories and symlinks".into())
+        } else {
+            Error::ReadOnly
+        };
+        reply.error(errno(&e));
     }
 
-    fn create(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        _flags: i32,
-        reply: fuser::ReplyCreate,
-    ) {
-        reply.error(errno(&Error::ReadOnly));
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        empty(reply, self.fs.unlink(parent.0, name.as_bytes()));
     }
 
-    fn link(
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        empty(reply, self.fs.rmdir(parent.0, name.as_bytes()));
+    }
+
+    fn symlink(
         &self,
         _req: &Request,
-        _ino: INodeNo,
-        _newparent: INodeNo,
-        _newname: &OsStr,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
         reply: ReplyEntry,
     ) {
-        reply.error(errno(&Error::ReadOnly));
+        self.entry(
+            reply,
+            self.fs.symlink(
+                parent.0,
+                link_name.as_bytes(),
+                target.as_os_str().as_bytes(),
+            ),
+        );
     }
 
     fn rename(
         &self,
         _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _newparent: INodeNo,
-        _newname: &OsStr,
-        _flags: fuser::RenameFlags,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: fuser::RenameFlags,
         reply: ReplyEmpty,
     ) {
-        reply.error(errno(&Error::ReadOnly));
+        if flags.contains(fuser::RenameFlags::RENAME_EXCHANGE) {
+            return reply.error(Errno::EINVAL);
+        }
+        let no_replace = flags.contains(fuser::RenameFlags::RENAME_NOREPLACE);
+        empty(
+            reply,
+            self.fs.rename(
+                parent.0,
+                name.as_bytes(),
+                newparent.0,
+                newname.as_bytes(),
+                no_replace,
+            ),
+        );
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        self.entry(reply, self.fs.link(ino.0, newparent.0, newname.as_bytes()));
     }
 
     fn access(&self, _req: &Request, ino: INodeNo, mask: fuser::AccessFlags, reply: ReplyEmpty) {
-        if mask.contains(fuser::AccessFlags::W_OK) {
+        if mask.contains(fuser::AccessFlags::W_OK) && !self.writable {
             return reply.error(errno(&Error::ReadOnly));
         }
         match self.fs.getattr(ino.0) {
             Ok(_) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }
+    }
+
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: fuser::ReplyIoctl,
+    ) {
+        reply.error(Errno::ENOTTY);
     }
 }

@@ -4,6 +4,8 @@
 
 pub mod descr;
 pub mod json;
+pub mod npy;
+pub mod parse;
 pub mod sidecar;
 pub mod text;
 pub mod xattr;

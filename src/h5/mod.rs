@@ -8,11 +8,13 @@ pub mod hyperslab;
 mod object;
 pub mod types;
 pub mod value;
+mod write;
 
 pub use handle::{ErrorKind, H5Error, Result};
 pub use object::{
-    AttrData, Dataset, DatasetMeta, Filter, H5File, H5Path, Layout, Link, LinkKind, ObjectInfo,
-    ObjectKind,
+    AttrData, Dataset, DatasetMeta, Filter, H5File, H5Path, Layout, Link, LinkKind, Loc,
+    ObjectInfo, ObjectKind,
 };
 pub use types::{ByteOrder, Field, StrPad, TypeDesc};
 pub use value::Value;
+pub use write::{CreateSpec, ElementData};

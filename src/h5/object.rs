@@ -30,6 +30,24 @@ use super::value::{decode_all, Value};
 /// A path inside the file, as raw link-name bytes joined by '/'.
 pub type H5Path = Vec<u8>;
 
+/// Where an object is: its path from the root (used for messages, and to open
+/// objects of external files), and for objects of the mounted file its
+/// address, which stays valid across renames and unlinks of other names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loc {
+    pub path: H5Path,
+    pub addr: Option<u64>,
+}
+
+impl Loc {
+    pub fn path(path: &[u8]) -> Loc {
+        Loc {
+            path: path.to_vec(),
+            addr: None,
+        }
+    }
+}
+
 fn c_path(path: &[u8]) -> Result<CString> {
     CString::new(path.to_vec())
         .map_err(|_| H5Error::new(ErrorKind::NotFound, "name contains a NUL byte"))
@@ -101,11 +119,17 @@ pub struct H5File {
 }
 
 impl H5File {
-    pub fn open(path: &Path) -> Result<H5File> {
+    /// Open the file, read-only or for reading and writing.
+    pub fn open(path: &Path, writable: bool) -> Result<H5File> {
         let c = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| H5Error::new(ErrorKind::NotFound, "file name contains a NUL byte"))?;
+        let mode = if writable {
+            H5F_ACC_RDWR
+        } else {
+            H5F_ACC_RDONLY
+        };
         locked(|| unsafe {
-            let id = H5Fopen(c.as_ptr(), H5F_ACC_RDONLY, H5P_DEFAULT);
+            let id = H5Fopen(c.as_ptr(), mode, H5P_DEFAULT);
             let hid = Hid::new("H5Fopen", id)?;
             let mut raw = H5O_info1_t::default();
             check(
@@ -156,20 +180,70 @@ impl H5File {
         })
     }
 
-    fn open_object(&self, path: &[u8]) -> Result<Hid> {
-        let c = c_path(path)?;
+    /// Information about member `name` of the group at `group` (links followed).
+    pub fn info_in(&self, group: &Loc, name: &[u8]) -> Result<ObjectInfo> {
+        let g = self.open_object(group)?;
+        let c = c_path(name)?;
+        let mut full = group.path.clone();
+        if !full.ends_with(b"/") {
+            full.push(b'/');
+        }
+        full.extend_from_slice(name);
         locked(|| unsafe {
-            Hid::new(
-                &format!("{}: cannot open", show(path)),
-                H5Oopen(self.hid.id(), c.as_ptr(), H5P_DEFAULT),
-            )
+            let mut raw = H5O_info1_t::default();
+            check(
+                &format!("{}: cannot get object info", show(&full)),
+                H5Oget_info_by_name2(
+                    g.id(),
+                    c.as_ptr(),
+                    &mut raw,
+                    H5O_INFO_BASIC | H5O_INFO_TIME,
+                    H5P_DEFAULT,
+                ),
+            )?;
+            let mut info = info_from(&raw);
+            if raw.fileno != self.fileno {
+                info.file = external_file_key(g.id(), &c);
+            }
+            Ok(info)
         })
+    }
+
+    /// Information about the object at `loc`.
+    pub fn info_at(&self, loc: &Loc) -> Result<ObjectInfo> {
+        let obj = self.open_object(loc)?;
+        locked(|| unsafe {
+            let mut raw = H5O_info1_t::default();
+            check(
+                &format!("{}: cannot get object info", show(&loc.path)),
+                H5Oget_info2(obj.id(), &mut raw, H5O_INFO_BASIC | H5O_INFO_TIME),
+            )?;
+            let mut info = info_from(&raw);
+            if raw.fileno != self.fileno {
+                info.file = external_file_key(obj.id(), c".");
+            }
+            Ok(info)
+        })
+    }
+
+    pub(crate) fn open_object(&self, loc: &Loc) -> Result<Hid> {
+        let what = format!("{}: cannot open", show(&loc.path));
+        if let Some(addr) = loc.addr {
+            return locked(|| unsafe { Hid::new(&what, H5Oopen_by_addr(self.hid.id(), addr)) });
+        }
+        let c = c_path(&loc.path)?;
+        locked(|| unsafe { Hid::new(&what, H5Oopen(self.hid.id(), c.as_ptr(), H5P_DEFAULT)) })
+    }
+
+    pub(crate) fn id(&self) -> hid_t {
+        self.hid.id()
     }
 
     /// The links of the group at `path`, in creation order where the group
     /// tracks it, else in name order (as h5py iterates).
-    pub fn links(&self, path: &[u8]) -> Result<Vec<Link>> {
-        let group = self.open_object(path)?;
+    pub fn links(&self, loc: &Loc) -> Result<Vec<Link>> {
+        let path = &loc.path;
+        let group = self.open_object(loc)?;
         locked(|| unsafe {
             let gcpl = Hid::new("H5Gget_create_plist", H5Gget_create_plist(group.id()))?;
             let mut flags: c_uint = 0;
@@ -199,26 +273,26 @@ impl H5File {
         })
     }
 
-    pub fn open_dataset(&self, path: &[u8]) -> Result<Dataset> {
-        let obj = self.open_object(path)?;
-        locked(|| unsafe { Dataset::from_hid(obj, path) })
+    pub fn open_dataset(&self, loc: &Loc) -> Result<Dataset> {
+        let obj = self.open_object(loc)?;
+        locked(|| unsafe { Dataset::from_hid(obj, &loc.path) })
     }
 
     /// Names of the attributes of the object at `path`, in h5py's order.
-    pub fn attr_names(&self, path: &[u8]) -> Result<Vec<Vec<u8>>> {
-        let obj = self.open_object(path)?;
-        locked(|| unsafe { attr_names(obj.id(), path) })
+    pub fn attr_names(&self, loc: &Loc) -> Result<Vec<Vec<u8>>> {
+        let obj = self.open_object(loc)?;
+        locked(|| unsafe { attr_names(obj.id(), &loc.path) })
     }
 
     /// Read one attribute of the object at `path`.
-    pub fn read_attr(&self, path: &[u8], name: &[u8]) -> Result<AttrData> {
-        let obj = self.open_object(path)?;
-        locked(|| unsafe { read_attr(obj.id(), path, name) })
+    pub fn read_attr(&self, loc: &Loc, name: &[u8]) -> Result<AttrData> {
+        let obj = self.open_object(loc)?;
+        locked(|| unsafe { read_attr(obj.id(), &loc.path, name) })
     }
 
     /// Describe the committed datatype at `path`.
-    pub fn datatype(&self, path: &[u8]) -> Result<TypeDesc> {
-        let obj = self.open_object(path)?;
+    pub fn datatype(&self, loc: &Loc) -> Result<TypeDesc> {
+        let obj = self.open_object(loc)?;
         locked(|| describe(obj.id()))
     }
 }
@@ -384,9 +458,9 @@ impl DatasetMeta {
 
 /// An open dataset with the memory type h5py would read it with.
 pub struct Dataset {
-    obj: Hid,
+    pub(super) obj: Hid,
     mem_type: Option<Hid>,
-    path: H5Path,
+    pub(super) path: H5Path,
     pub meta: DatasetMeta,
 }
 
@@ -452,6 +526,10 @@ impl Dataset {
         })
     }
 
+    pub(super) fn mem_type_hid(&self) -> Result<&Hid> {
+        self.mem_type()
+    }
+
     fn mem_type(&self) -> Result<&Hid> {
         self.mem_type.as_ref().ok_or_else(|| {
             H5Error::new(
@@ -499,7 +577,7 @@ impl Dataset {
         })
     }
 
-    unsafe fn select(&self, shape: &[u64], first: u64, end: u64) -> Result<Hid> {
+    pub(super) unsafe fn select(&self, shape: &[u64], first: u64, end: u64) -> Result<Hid> {
         let fspace = Hid::new("H5Dget_space", H5Dget_space(self.obj.id()))?;
         if shape.is_empty() {
             check("H5Sselect_all", H5Sselect_all(fspace.id()))?;

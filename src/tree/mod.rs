@@ -9,11 +9,14 @@ pub mod names;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::h5::{H5Path, ObjectKind};
+use crate::h5::{H5Path, Loc, ObjectKind};
 
 pub use names::{Planned, Target};
 
 pub type Ino = u64;
+
+/// How long the sidecar name of a removed dataset can still be unlinked.
+const GHOST_LIFETIME: std::time::Duration = std::time::Duration::from_secs(2);
 pub const ROOT: Ino = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +31,9 @@ pub enum NodeKind {
     Symlink {
         target: Vec<u8>,
     },
+    /// A file being written that becomes a dataset when closed (NAME.npy,
+    /// a new NAME.json); it lives only in the mount until then.
+    Pending,
 }
 
 #[derive(Debug, Clone)]
@@ -36,12 +42,24 @@ pub struct Node {
     /// The path (from the root of the mounted file) by which the object was
     /// first reached; for a sidecar, its dataset's path.
     pub path: H5Path,
-    /// Hard link count of the object (1 for sidecars and symlinks).
+    /// Hard link count of the object (a sidecar has its dataset's, a symlink 1).
     pub links: u32,
     /// Modification time recorded in the file, 0 if none.
     pub mtime: i64,
     /// Which file holds the object: 0 for the mounted file (see `ObjectInfo::file`).
     pub file: u64,
+    /// The object's address in its file (0 for nodes that are not objects).
+    pub addr: u64,
+}
+
+impl Node {
+    /// How to open the object: by address in the mounted file, else by path.
+    pub fn loc(&self) -> Loc {
+        Loc {
+            path: self.path.clone(),
+            addr: (self.file == 0 && self.addr != 0).then_some(self.addr),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +116,13 @@ struct Inner {
     by_object: HashMap<(u64, u64), Ino>,
     sidecars: HashMap<Ino, Ino>,
     listings: HashMap<Ino, Arc<Listing>>,
+    /// Files being written that are not datasets yet: (directory, name) -> inode.
+    pending: HashMap<(Ino, Vec<u8>), Ino>,
+    /// Sidecar names of datasets just removed, still found by lookup (not by
+    /// readdir) for a moment, until the directory is listed again or they
+    /// are unlinked: `rm -r` unlinks every name it listed, and a sidecar
+    /// vanishes with its dataset.
+    ghosts: HashMap<(Ino, Vec<u8>), std::time::Instant>,
 }
 
 pub struct Tree {
@@ -113,6 +138,7 @@ impl Tree {
             links: root_links,
             mtime: root_mtime,
             file: root_key.0,
+            addr: root_key.1,
         }));
         inner.by_object.insert(root_key, ROOT);
         Tree {
@@ -170,6 +196,7 @@ impl Tree {
                         links: 1,
                         mtime: 0,
                         file: 0,
+                        addr: 0,
                     });
                     (name, ino, EntryType::Symlink)
                 }
@@ -185,6 +212,7 @@ impl Tree {
                                 links: dataset.links,
                                 mtime: dataset.mtime,
                                 file: dataset.key.0,
+                                addr: dataset.key.1,
                             });
                             inner.sidecars.insert(ds, i);
                             i
@@ -199,6 +227,83 @@ impl Tree {
         let listing = Arc::new(listing);
         inner.listings.insert(dir, listing.clone());
         listing
+    }
+}
+
+/// Changes made by the writable filesystem.
+impl Tree {
+    /// Forget the listing of `dir`; it is rebuilt from the file on next use.
+    pub fn invalidate(&self, dir: Ino) {
+        self.lock().listings.remove(&dir);
+    }
+
+    /// Add a pending file `name` to the (already listed) directory `dir`.
+    pub fn add_pending(&self, dir: Ino, name: &[u8], path: H5Path) -> Ino {
+        let mut inner = self.lock();
+        let ino = inner.add(Node {
+            kind: NodeKind::Pending,
+            path,
+            links: 1,
+            mtime: 0,
+            file: 0,
+            addr: 0,
+        });
+        inner.pending.insert((dir, name.to_vec()), ino);
+        ino
+    }
+
+    /// The pending file `name` in `dir`, if any.
+    pub fn pending(&self, dir: Ino, name: &[u8]) -> Option<Ino> {
+        self.lock().pending.get(&(dir, name.to_vec())).copied()
+    }
+
+    pub fn add_ghost(&self, dir: Ino, name: Vec<u8>) {
+        self.lock()
+            .ghosts
+            .insert((dir, name), std::time::Instant::now());
+    }
+
+    pub fn is_ghost(&self, dir: Ino, name: &[u8]) -> bool {
+        let mut inner = self.lock();
+        inner.ghosts.retain(|_, t| t.elapsed() < GHOST_LIFETIME);
+        inner.ghosts.contains_key(&(dir, name.to_vec()))
+    }
+
+    pub fn remove_ghost(&self, dir: Ino, name: &[u8]) -> bool {
+        self.lock().ghosts.remove(&(dir, name.to_vec())).is_some()
+    }
+
+    pub fn clear_ghosts(&self, dir: Ino) {
+        self.lock().ghosts.retain(|(d, _), _| *d != dir);
+    }
+
+    pub fn remove_pending(&self, dir: Ino, name: &[u8]) -> Option<Ino> {
+        self.lock().pending.remove(&(dir, name.to_vec()))
+    }
+
+    /// After a rename: the object moved from `old` to `new`; paths under it follow.
+    pub fn rename_paths(&self, old: &[u8], new: &[u8]) {
+        let mut inner = self.lock();
+        for node in inner.nodes.iter_mut() {
+            let p = &node.path;
+            let under = p.len() > old.len() && p.starts_with(old) && p[old.len()] == b'/';
+            if p == old || under {
+                let mut n = (**node).clone();
+                let mut path = new.to_vec();
+                path.extend_from_slice(&p[old.len()..]);
+                n.path = path;
+                *node = Arc::new(n);
+            }
+        }
+    }
+
+    /// The object with this identity is gone from the file: a new object at
+    /// the same address must not take over its inode.
+    pub fn forget_object(&self, key: (u64, u64)) {
+        let mut inner = self.lock();
+        if let Some(ino) = inner.by_object.remove(&key) {
+            inner.listings.remove(&ino);
+        }
     }
 }
 
@@ -223,6 +328,7 @@ impl Inner {
             links: found.links,
             mtime: found.mtime,
             file: found.key.0,
+            addr: found.key.1,
         });
         self.by_object.insert(found.key, ino);
         ino

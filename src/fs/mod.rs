@@ -1,8 +1,14 @@
 //! The filesystem core: every operation as a plain function returning
 //! `Result<T, Error>`, with one mapping from [`Error`] to errno.
 //!
-//! This layer knows the mapping rules (docs/SEMANTICS.md) and nothing of FUSE,
-//! so it is tested without a kernel in the loop.
+//! This layer knows the mapping rules (docs/SEMANTICS.md) and nothing of FUSE.
+//! Reading lives here; changes (on `-o rw` mounts) in [`write`], and writes
+//! that are applied when the file is closed in [`stage`].
+
+mod stage;
+mod write;
+
+pub use write::{OpenMode, SetAttr};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,6 +24,9 @@ use crate::h5::hyperslab::byte_range_to_elements;
 use crate::h5::{Dataset, H5Error, H5File, LinkKind, ObjectKind};
 use crate::tree::names::{external_link_text, plan_entries, soft_link_text};
 use crate::tree::{DirEntry, EntryType, Found, Ino, Listing, Node, NodeKind, Target, Tree, ROOT};
+
+/// The inode shown for the sidecar name of a just-removed dataset.
+pub const GHOST_INO: Ino = u64::MAX - 1;
 
 /// Largest value Linux passes through getxattr (XATTR_SIZE_MAX).
 pub const XATTR_SIZE_MAX: usize = 65536;
@@ -43,6 +52,20 @@ pub enum Error {
     AttrTooBig(usize),
     #[error("read-only file system")]
     ReadOnly,
+    #[error("file exists")]
+    Exists,
+    #[error("directory not empty")]
+    NotEmpty,
+    #[error("operation not permitted: {0}")]
+    NotPermitted(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("file too large: {0}")]
+    TooBig(String),
+    #[error("xattr namespace not supported")]
+    NotSupported,
+    #[error("bad file handle")]
+    BadHandle,
     /// HDF5 could not do it; the message names the HDF5 path.
     #[error("{0}")]
     Io(String),
@@ -58,6 +81,13 @@ impl Error {
             Error::NoAttr => libc::ENODATA,
             Error::AttrTooBig(_) => libc::E2BIG,
             Error::ReadOnly => libc::EROFS,
+            Error::Exists => libc::EEXIST,
+            Error::NotEmpty => libc::ENOTEMPTY,
+            Error::NotPermitted(_) => libc::EPERM,
+            Error::Invalid(_) => libc::EINVAL,
+            Error::TooBig(_) => libc::EFBIG,
+            Error::NotSupported => libc::EOPNOTSUPP,
+            Error::BadHandle => libc::EBADF,
             Error::Io(_) => libc::EIO,
         }
     }
@@ -108,6 +138,8 @@ pub struct FsOptions {
     pub uid: u32,
     pub gid: u32,
     pub umask: u32,
+    /// Mounted with `-o rw`.
+    pub writable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +162,12 @@ pub struct StatFs {
     pub namelen: u32,
 }
 
+/// A directory's entries: those in the file, then files being written.
+pub struct DirView {
+    pub listing: Arc<Listing>,
+    pub pending: Vec<DirEntry>,
+}
+
 #[derive(Default)]
 struct Caches {
     datasets: HashMap<Ino, Arc<Dataset>>,
@@ -144,6 +182,7 @@ pub struct Fs {
     file_mtime: SystemTime,
     file_size: u64,
     caches: Mutex<Caches>,
+    handles: write::Handles,
 }
 
 fn show(path: &[u8]) -> String {
@@ -162,7 +201,7 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
 impl Fs {
     /// Open `path` read-only. Nothing below the root is read yet.
     pub fn new(path: &Path, opts: FsOptions) -> Result<Fs, H5Error> {
-        let h5 = H5File::open(path)?;
+        let h5 = H5File::open(path, opts.writable)?;
         let root = h5.info(b"/")?;
         let meta = std::fs::metadata(path).ok();
         Ok(Fs {
@@ -175,6 +214,7 @@ impl Fs {
             h5,
             opts,
             caches: Mutex::new(Caches::default()),
+            handles: write::Handles::default(),
         })
     }
 
@@ -186,8 +226,16 @@ impl Fs {
         self.tree.node(ino).ok_or(Error::NotFound)
     }
 
-    /// The entries of directory `ino`, built on first use.
-    pub fn readdir(&self, ino: Ino) -> Result<Arc<Listing>> {
+    /// The entries of directory `ino`, with files being written in it.
+    pub fn readdir(&self, ino: Ino) -> Result<DirView> {
+        self.tree.clear_ghosts(ino);
+        let listing = self.listing(ino)?;
+        let pending = self.handles.pending_entries(ino, &self.tree);
+        Ok(DirView { listing, pending })
+    }
+
+    /// The entries of directory `ino` that are in the file, built on first use.
+    fn listing(&self, ino: Ino) -> Result<Arc<Listing>> {
         let node = self.node(ino)?;
         if node.kind != NodeKind::Group {
             return Err(Error::NotDir);
@@ -195,7 +243,7 @@ impl Fs {
         if let Some(l) = self.tree.listing(ino) {
             return Ok(l);
         }
-        let links = self.h5.links(&node.path).map_err(|e| io(&node.path, e))?;
+        let links = self.h5.links(&node.loc()).map_err(|e| io(&node.path, e))?;
         let mut resolved = Vec::with_capacity(links.len());
         for link in links {
             let path = join(&node.path, &link.name);
@@ -207,9 +255,11 @@ impl Fs {
                     Target::Symlink(soft_link_text(&node.path, value))
                 }
                 LinkKind::Hard | LinkKind::External { .. } | LinkKind::Soft(_) => {
-                    match self.h5.info(&path) {
+                    match self.h5.info_in(&node.loc(), &link.name) {
                         Ok(info) if info.kind != ObjectKind::Other => Target::Object {
-                            is_dataset: info.kind == ObjectKind::Dataset,
+                            // Byte files made through this mount show no sidecar yet.
+                            is_dataset: info.kind == ObjectKind::Dataset
+                                && !self.handles.is_created_raw((info.file, info.addr)),
                             id: Found {
                                 kind: info.kind,
                                 key: (info.file, info.addr),
@@ -256,9 +306,30 @@ impl Fs {
     }
 
     pub fn lookup(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
-        let listing = self.readdir(parent)?;
-        let entry: &DirEntry = listing.get(name).ok_or(Error::NotFound)?;
-        self.getattr(entry.ino)
+        let listing = self.listing(parent)?;
+        if let Some(entry) = listing.get(name) {
+            return self.getattr(entry.ino);
+        }
+        match self.tree.pending(parent, name) {
+            Some(ino) => self.getattr(ino),
+            None if self.tree.is_ghost(parent, name) => Ok(Attr {
+                ino: GHOST_INO,
+                kind: EntryType::File,
+                size: 0,
+                nlink: 1,
+                perm: 0o444,
+                uid: self.opts.uid,
+                gid: self.opts.gid,
+                mtime: self.file_mtime,
+            }),
+            None => Err(Error::NotFound),
+        }
+    }
+
+    /// The entry `name` of directory `parent` that is in the file.
+    fn entry(&self, parent: Ino, name: &[u8]) -> Result<DirEntry> {
+        let listing = self.listing(parent)?;
+        listing.get(name).cloned().ok_or(Error::NotFound)
     }
 
     fn dataset(&self, ino: Ino, node: &Node) -> Result<Arc<Dataset>> {
@@ -267,7 +338,7 @@ impl Fs {
         }
         let ds = Arc::new(
             self.h5
-                .open_dataset(&node.path)
+                .open_dataset(&node.loc())
                 .map_err(|e| io(&node.path, e))?,
         );
         let mut c = self.caches();
@@ -279,11 +350,11 @@ impl Fs {
     }
 
     fn attrs_of(&self, node: &Node) -> Vec<AttrResult> {
-        match self.h5.attr_names(&node.path) {
+        match self.h5.attr_names(&node.loc()) {
             Ok(names) => names
                 .into_iter()
                 .map(|n| {
-                    let v = self.h5.read_attr(&node.path, &n).map_err(|e| e.msg);
+                    let v = self.h5.read_attr(&node.loc(), &n).map_err(|e| e.msg);
                     (n, v)
                 })
                 .collect(),
@@ -307,7 +378,7 @@ impl Fs {
             NodeKind::Datatype => {
                 let ty = self
                     .h5
-                    .datatype(&node.path)
+                    .datatype(&node.loc())
                     .map_err(|e| io(&node.path, e))?;
                 datatype_file(&show(&node.path), &ty)
             }
@@ -356,11 +427,30 @@ impl Fs {
             NodeKind::Sidecar { .. } | NodeKind::Datatype => {
                 self.rendered(ino, &node)?.len() as u64
             }
+            NodeKind::Pending => self.handles.staged_len(ino).unwrap_or(0),
+        };
+        // Write bits on a writable mount, except in external files.
+        let w = if self.opts.writable && node.file == 0 {
+            0o222
+        } else {
+            0
         };
         let perm = match kind {
-            EntryType::Directory => 0o555,
-            EntryType::File => 0o444,
+            EntryType::Directory => 0o555 | (w & 0o200),
+            EntryType::File => 0o444 | (w & 0o200),
             EntryType::Symlink => 0o777,
+        };
+        // On a writable mount the link count can change under us.
+        let links = if self.opts.writable
+            && node.addr != 0
+            && !matches!(node.kind, NodeKind::Sidecar { .. })
+        {
+            self.h5
+                .info_at(&node.loc())
+                .map(|i| i.links)
+                .unwrap_or(node.links)
+        } else {
+            node.links
         };
         let mtime = if node.mtime > 0 {
             UNIX_EPOCH + Duration::from_secs(node.mtime as u64)
@@ -371,7 +461,7 @@ impl Fs {
             ino,
             kind,
             size,
-            nlink: node.links.max(1),
+            nlink: links.max(1),
             perm: if kind == EntryType::Symlink {
                 perm
             } else {
@@ -383,31 +473,12 @@ impl Fs {
         })
     }
 
-    /// Check that `ino` can be opened for reading.
-    pub fn open(&self, ino: Ino, write: bool) -> Result<()> {
-        let node = self.node(ino)?;
-        if write {
-            return Err(Error::ReadOnly);
-        }
-        match node.kind {
-            NodeKind::Group => Err(Error::IsDir),
-            NodeKind::Dataset => {
-                let ds = self.dataset(ino, &node)?;
-                if let Some(reason) = ds.meta.ty.unsupported() {
-                    error!("{}: type cannot be shown: {reason}", show(&node.path));
-                    return Err(Error::Io(reason.to_string()));
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
     pub fn read(&self, ino: Ino, offset: u64, size: u32) -> Result<Vec<u8>> {
         let node = self.node(ino)?;
         match node.kind {
             NodeKind::Group => return Err(Error::IsDir),
             NodeKind::Symlink { .. } => return Err(Error::NotSymlink),
+            NodeKind::Pending => return Ok(Vec::new()),
             NodeKind::Dataset => {
                 let ds = self.dataset(ino, &node)?;
                 if Representation::of(&ds.meta.ty) == Representation::Raw {
@@ -458,7 +529,7 @@ impl Fs {
         }
         let names = self
             .h5
-            .attr_names(&node.path)
+            .attr_names(&node.loc())
             .map_err(|e| io(&node.path, e))?;
         Ok(name_list(&names))
     }
@@ -471,14 +542,14 @@ impl Fs {
         }
         let names = self
             .h5
-            .attr_names(&node.path)
+            .attr_names(&node.loc())
             .map_err(|e| io(&node.path, e))?;
         if !names.iter().any(|n| n == attr_name) {
             return Err(Error::NoAttr);
         }
         let attr = self
             .h5
-            .read_attr(&node.path, attr_name)
+            .read_attr(&node.loc(), attr_name)
             .map_err(|e| io(&node.path, e))?;
         let value = attr_value(&attr);
         if value.len() > XATTR_SIZE_MAX {

@@ -1,0 +1,589 @@
+//! The `.npy` file format: reading and writing the header.
+//!
+//! A `.npy` stream is the magic `\x93NUMPY`, a major and minor version byte
+//! (1.0, 2.0 or 3.0), the header length (2 bytes little-endian for 1.0, 4
+//! bytes for 2.0 and 3.0), then the header: a Python dict literal such as
+//! `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }`, padded with
+//! spaces and ending in `\n`. The data follows at [`NpyHeader::data_offset`].
+//! Versions 1.0 and 2.0 headers are latin-1, 3.0 is UTF-8.
+//!
+//! Rules of the parser:
+//! - the dict must have exactly the keys `descr`, `fortran_order`, `shape`;
+//! - the Python literal subset understood is strings (`'` or `"`, with the
+//!   usual backslash escapes), integers (an old `L` suffix is allowed),
+//!   `True`, `False`, `None`, tuples, lists and dicts; tuples and lists both
+//!   become JSON arrays;
+//! - `descr` becomes the JSON form the sidecar uses: a string, or for a
+//!   structured type a list of `[name, descr]` / `[name, descr, shape]`
+//!   entries. A field named by a `(title, name)` pair keeps only its name;
+//! - a prefix of the stream that ends before the header does gives
+//!   [`NpyError::Incomplete`]; call again with more bytes.
+//!
+//! [`header_bytes`] writes a version 1.0 header, padded with spaces so the
+//! data starts at a multiple of 64 bytes. A header over 65535 bytes is written
+//! as version 2.0, and one with non-ASCII text (field names) as 3.0.
+
+use serde_json::{Map, Number, Value as Json};
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// What a `.npy` header says about the array that follows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyHeader {
+    pub descr: Json,
+    pub fortran_order: bool,
+    pub shape: Vec<u64>,
+    /// Where the array data starts in the stream.
+    pub data_offset: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NpyError {
+    /// The bytes end before the header does.
+    #[error("the .npy header is incomplete (needs more bytes)")]
+    Incomplete,
+    #[error("not a valid .npy header: {0}")]
+    Invalid(String),
+}
+
+fn invalid(msg: impl Into<String>) -> NpyError {
+    NpyError::Invalid(msg.into())
+}
+
+/// Parse the header at the start of `bytes`, which may be only a prefix of the file.
+pub fn parse_header(bytes: &[u8]) -> Result<NpyHeader, NpyError> {
+    let n = bytes.len().min(MAGIC.len());
+    if bytes[..n] != MAGIC[..n] {
+        return Err(invalid("missing the \\x93NUMPY magic"));
+    }
+    let Some(&[major, minor]) = bytes.get(6..8) else {
+        return Err(NpyError::Incomplete);
+    };
+    let len_bytes = match (major, minor) {
+        (1, 0) => 2,
+        (2, 0) | (3, 0) => 4,
+        _ => return Err(invalid(format!("unsupported version {major}.{minor}"))),
+    };
+    let Some(len_field) = bytes.get(8..8 + len_bytes) else {
+        return Err(NpyError::Incomplete);
+    };
+    let header_len = len_field
+        .iter()
+        .rev()
+        .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+    let data_offset = 8 + len_bytes + header_len;
+    let Some(raw) = bytes.get(8 + len_bytes..data_offset) else {
+        return Err(NpyError::Incomplete);
+    };
+    let text: String = if major == 3 {
+        std::str::from_utf8(raw)
+            .map_err(|_| invalid("a version 3.0 header must be UTF-8"))?
+            .to_string()
+    } else {
+        raw.iter().map(|b| *b as char).collect()
+    };
+    let dict = match parse_literal(&text).map_err(NpyError::Invalid)? {
+        Json::Object(m) => m,
+        _ => return Err(invalid("the header is not a dict")),
+    };
+    if let Some(k) = dict
+        .keys()
+        .find(|k| !matches!(k.as_str(), "descr" | "fortran_order" | "shape"))
+    {
+        return Err(invalid(format!("unexpected key '{k}'")));
+    }
+    let get = |k: &str| {
+        dict.get(k)
+            .ok_or_else(|| invalid(format!("missing key '{k}'")))
+    };
+    let descr = normalize_descr(get("descr")?)?;
+    let fortran_order = get("fortran_order")?
+        .as_bool()
+        .ok_or_else(|| invalid("fortran_order must be True or False"))?;
+    let shape = match get("shape")? {
+        Json::Array(dims) => dims
+            .iter()
+            .map(|d| {
+                d.as_u64()
+                    .ok_or_else(|| invalid("shape must hold non-negative integers"))
+            })
+            .collect::<Result<Vec<u64>, NpyError>>()?,
+        _ => return Err(invalid("shape must be a tuple")),
+    };
+    Ok(NpyHeader {
+        descr,
+        fortran_order,
+        shape,
+        data_offset,
+    })
+}
+
+/// Check the descr's form and keep only the name of `(title, name)` fields.
+fn normalize_descr(d: &Json) -> Result<Json, NpyError> {
+    match d {
+        Json::String(_) => Ok(d.clone()),
+        Json::Array(fields) => fields
+            .iter()
+            .map(|f| match f.as_array().map(Vec::as_slice) {
+                Some([name, sub, rest @ ..]) if rest.len() <= 1 => {
+                    let name = match name {
+                        Json::String(_) => name.clone(),
+                        Json::Array(pair) if pair.len() == 2 && pair[1].is_string() => {
+                            pair[1].clone()
+                        }
+                        _ => return Err(invalid("a field name must be a string")),
+                    };
+                    let mut out = vec![name, normalize_descr(sub)?];
+                    out.extend(rest.iter().cloned());
+                    Ok(Json::Array(out))
+                }
+                _ => Err(invalid(
+                    "a structured descr holds (name, descr[, shape]) tuples",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Json::Array),
+        _ => Err(invalid("descr must be a string or a list")),
+    }
+}
+
+/// Parse one Python literal (followed only by whitespace) into JSON.
+fn parse_literal(text: &str) -> Result<Json, String> {
+    let mut p = PyParser {
+        chars: text.chars().collect(),
+        pos: 0,
+    };
+    let v = p.value()?;
+    p.skip_ws();
+    if p.pos < p.chars.len() {
+        return Err(format!("unexpected text at character {}", p.pos));
+    }
+    Ok(v)
+}
+
+/// A recursive-descent parser for the Python literals numpy writes.
+struct PyParser {
+    chars: Vec<char>,
+    pos: usize,
+}
+
+impl PyParser {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.peek();
+        self.pos += 1;
+        c
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, c: char) -> Result<(), String> {
+        self.skip_ws();
+        match self.next() {
+            Some(got) if got == c => Ok(()),
+            Some(got) => Err(format!("expected '{c}', found '{got}'")),
+            None => Err(format!("expected '{c}', found the end")),
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, String> {
+        self.skip_ws();
+        match self.peek() {
+            Some('\'' | '"') => self.string().map(Json::String),
+            Some('(') => self.sequence('(', ')'),
+            Some('[') => self.sequence('[', ']'),
+            Some('{') => self.dict(),
+            Some(c) if c == '-' || c == '+' || c.is_ascii_digit() => self.int(),
+            Some(c) if c.is_alphabetic() => {
+                let start = self.pos;
+                while self.peek().is_some_and(char::is_alphanumeric) {
+                    self.pos += 1;
+                }
+                let word: String = self.chars[start..self.pos].iter().collect();
+                match word.as_str() {
+                    "True" => Ok(Json::Bool(true)),
+                    "False" => Ok(Json::Bool(false)),
+                    "None" => Ok(Json::Null),
+                    _ => Err(format!("unexpected name '{word}'")),
+                }
+            }
+            Some(c) => Err(format!("unexpected '{c}'")),
+            None => Err("unexpected end of the header".into()),
+        }
+    }
+
+    fn int(&mut self) -> Result<Json, String> {
+        let start = self.pos;
+        if matches!(self.peek(), Some('-' | '+')) {
+            self.pos += 1;
+        }
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        let digits: String = self.chars[start..self.pos].iter().collect();
+        // Python 2 numpy wrote longs as `3L`.
+        if matches!(self.peek(), Some('L' | 'l')) {
+            self.pos += 1;
+        }
+        let digits = digits.strip_prefix('+').unwrap_or(&digits);
+        if let Ok(i) = digits.parse::<i64>() {
+            Ok(Json::from(i))
+        } else if let Ok(u) = digits.parse::<u64>() {
+            Ok(Json::from(u))
+        } else {
+            Err(format!("bad integer '{digits}'"))
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let quote = self.next();
+        let mut out = String::new();
+        loop {
+            match self.next() {
+                None => return Err("unterminated string".into()),
+                Some(c) if Some(c) == quote => return Ok(out),
+                Some('\\') => out.push(self.escape()?),
+                Some(c) => out.push(c),
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<char, String> {
+        let hex = |p: &mut Self, n: usize| -> Result<char, String> {
+            let s: String = (0..n).filter_map(|_| p.next()).collect();
+            u32::from_str_radix(&s, 16)
+                .ok()
+                .filter(|_| s.len() == n)
+                .and_then(char::from_u32)
+                .ok_or_else(|| format!("bad escape '{s}'"))
+        };
+        Ok(match self.next() {
+            Some('n') => '\n',
+            Some('t') => '\t',
+            Some('r') => '\r',
+            Some('0') => '\0',
+            Some('x') => hex(self, 2)?,
+            Some('u') => hex(self, 4)?,
+            Some('U') => hex(self, 8)?,
+            Some(c @ ('\\' | '\'' | '"')) => c,
+            Some(c) => return Err(format!("unsupported escape '\\{c}'")),
+            None => return Err("unterminated string".into()),
+        })
+    }
+
+    /// A tuple or list; `(x)` without a comma is just `x`, as in Python.
+    fn sequence(&mut self, open: char, close: char) -> Result<Json, String> {
+        self.expect(open)?;
+        let mut items = Vec::new();
+        let mut comma = false;
+        loop {
+            self.skip_ws();
+            if self.peek() == Some(close) {
+                self.pos += 1;
+                break;
+            }
+            items.push(self.value()?);
+            self.skip_ws();
+            match self.peek() {
+                Some(',') => {
+                    self.pos += 1;
+                    comma = true;
+                }
+                _ => {
+                    self.expect(close)?;
+                    break;
+                }
+            }
+        }
+        if open == '(' && items.len() == 1 && !comma {
+            return Ok(items.remove(0));
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn dict(&mut self) -> Result<Json, String> {
+        self.expect('{')?;
+        let mut map = Map::new();
+        loop {
+            self.skip_ws();
+            if self.peek() == Some('}') {
+                self.pos += 1;
+                return Ok(Json::Object(map));
+            }
+            let key = match self.value()? {
+                Json::String(s) => s,
+                _ => return Err("dict keys must be strings".into()),
+            };
+            self.expect(':')?;
+            let v = self.value()?;
+            if map.insert(key.clone(), v).is_some() {
+                return Err(format!("duplicate key '{key}'"));
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(',') => self.pos += 1,
+                _ => {
+                    self.expect('}')?;
+                    return Ok(Json::Object(map));
+                }
+            }
+        }
+    }
+}
+
+/// A Python string literal in single quotes, as `repr` writes it.
+fn py_str(s: &str, out: &mut String) {
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+}
+
+/// A JSON value as a Python literal, arrays written as tuples.
+fn py_tuple(v: &Json, out: &mut String) {
+    match v {
+        Json::String(s) => py_str(s, out),
+        Json::Number(n) => out.push_str(&n.to_string()),
+        Json::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Json::Null => out.push_str("None"),
+        Json::Array(items) => {
+            out.push('(');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                py_tuple(item, out);
+            }
+            if items.len() == 1 {
+                out.push(',');
+            }
+            out.push(')');
+        }
+        Json::Object(_) => py_str(&v.to_string(), out),
+    }
+}
+
+/// A JSON descr as numpy writes it: a list of field tuples, or a string.
+fn py_descr(d: &Json, out: &mut String) {
+    let Json::Array(fields) = d else {
+        return py_tuple(d, out);
+    };
+    out.push('[');
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        match f.as_array().map(Vec::as_slice) {
+            Some([name, sub, rest @ ..]) => {
+                out.push('(');
+                py_tuple(name, out);
+                out.push_str(", ");
+                py_descr(sub, out);
+                for r in rest {
+                    out.push_str(", ");
+                    py_tuple(r, out);
+                }
+                out.push(')');
+            }
+            _ => py_tuple(f, out),
+        }
+    }
+    out.push(']');
+}
+
+/// A complete header (magic to newline) for a C-order array of `descr` and `shape`.
+pub fn header_bytes(descr: &Json, shape: &[u64]) -> Vec<u8> {
+    let mut dict = String::from("{'descr': ");
+    py_descr(descr, &mut dict);
+    dict.push_str(", 'fortran_order': False, 'shape': ");
+    let dims: Vec<Json> = shape
+        .iter()
+        .map(|d| Json::Number(Number::from(*d)))
+        .collect();
+    py_tuple(&Json::Array(dims), &mut dict);
+    dict.push_str(", }");
+    let (major, len_bytes) = if !dict.is_ascii() {
+        (3u8, 4usize)
+    } else if dict.len() + 64 > usize::from(u16::MAX) {
+        (2, 4)
+    } else {
+        (1, 2)
+    };
+    // Pad so that the data starts on a 64-byte boundary; the last byte is '\n'.
+    let unpadded = MAGIC.len() + 2 + len_bytes + dict.len() + 1;
+    let header_len = dict.len() + 1 + (64 - unpadded % 64) % 64;
+    let mut out = Vec::with_capacity(MAGIC.len() + 2 + len_bytes + header_len);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[major, 0]);
+    out.extend_from_slice(&(header_len as u32).to_le_bytes()[..len_bytes]);
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(MAGIC.len() + 2 + len_bytes + header_len - 1, b' ');
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn v1(header: &str) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&[1, 0]);
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out
+    }
+
+    #[test]
+    fn simple_header() {
+        let mut b = v1("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }          \n");
+        let offset = b.len();
+        b.extend_from_slice(&[0; 8]);
+        let h = parse_header(&b).unwrap();
+        assert_eq!(h.descr, json!("<f8"));
+        assert!(!h.fortran_order);
+        assert_eq!(h.shape, vec![3, 4]);
+        assert_eq!(h.data_offset, offset);
+    }
+
+    #[test]
+    fn scalar_one_dim_and_python2_forms() {
+        let h = parse_header(&v1(
+            "{'descr': '|u1', 'fortran_order': True, 'shape': ()}\n",
+        ))
+        .unwrap();
+        assert_eq!(h.shape, Vec::<u64>::new());
+        assert!(h.fortran_order);
+        let h = parse_header(&v1(
+            "{\"shape\": (5L,), \"descr\": \"<i4\", \"fortran_order\": False}",
+        ))
+        .unwrap();
+        assert_eq!(h.shape, vec![5]);
+        assert_eq!(h.descr, json!("<i4"));
+    }
+
+    #[test]
+    fn structured_descr_becomes_sidecar_json() {
+        let text = "{'descr': [('a', '<i4'), (('title', 'b'), '<f8', (2,)), ('', '|V4'), \
+                    ('n', [('x', '<i2')])], 'fortran_order': False, 'shape': (2,), }\n";
+        let h = parse_header(&v1(text)).unwrap();
+        assert_eq!(
+            h.descr,
+            json!([
+                ["a", "<i4"],
+                ["b", "<f8", [2]],
+                ["", "|V4"],
+                ["n", [["x", "<i2"]]]
+            ])
+        );
+    }
+
+    #[test]
+    fn strings_with_escapes() {
+        assert_eq!(parse_literal(r"'it\'s\n\x41'").unwrap(), json!("it's\nA"));
+        assert_eq!(parse_literal(r#""a\\b""#).unwrap(), json!("a\\b"));
+        assert_eq!(parse_literal("(7)").unwrap(), json!(7));
+        assert_eq!(
+            parse_literal("[1, -2, None, ]").unwrap(),
+            json!([1, -2, null])
+        );
+        assert!(parse_literal("'open").is_err());
+        assert!(parse_literal("{'a': 1, 'a': 2}").is_err());
+        assert!(parse_literal("[1 2]").is_err());
+        assert!(parse_literal("foo").is_err());
+        assert!(parse_literal("1 2").is_err());
+    }
+
+    #[test]
+    fn prefixes_are_incomplete() {
+        let full = header_bytes(&json!("<f8"), &[3]);
+        for n in 0..full.len() {
+            assert_eq!(parse_header(&full[..n]), Err(NpyError::Incomplete), "{n}");
+        }
+        assert!(parse_header(&full).is_ok());
+    }
+
+    #[test]
+    fn invalid_headers() {
+        assert!(matches!(
+            parse_header(b"PK\x03\x04"),
+            Err(NpyError::Invalid(_))
+        ));
+        let mut bad_version = header_bytes(&json!("<f8"), &[3]);
+        bad_version[6] = 4;
+        assert!(matches!(
+            parse_header(&bad_version),
+            Err(NpyError::Invalid(_))
+        ));
+        for text in [
+            "{'descr': '<f8', 'shape': (3,)}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'x': 1}",
+            "{'descr': '<f8', 'fortran_order': 0, 'shape': (3,)}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,)}",
+            "{'descr': 5, 'fortran_order': False, 'shape': (1,)}",
+            "[1]",
+        ] {
+            assert!(
+                matches!(parse_header(&v1(text)), Err(NpyError::Invalid(_))),
+                "{text}"
+            );
+        }
+        assert!(NpyError::Incomplete.to_string().contains("incomplete"));
+    }
+
+    #[test]
+    fn version_2_and_3() {
+        let text = "{'descr': '<i2', 'fortran_order': False, 'shape': (1,)}\n";
+        let mut b = MAGIC.to_vec();
+        b.extend_from_slice(&[2, 0]);
+        b.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        b.extend_from_slice(text.as_bytes());
+        assert_eq!(parse_header(&b).unwrap().data_offset, b.len());
+        // Non-ASCII field names need version 3.0 (UTF-8).
+        let descr = json!([["é", "<f4"]]);
+        let h3 = header_bytes(&descr, &[2]);
+        assert_eq!(h3[6], 3);
+        assert_eq!(parse_header(&h3).unwrap().descr, descr);
+    }
+
+    #[test]
+    fn written_headers_are_aligned_and_read_back() {
+        let descr = json!([
+            ["a", "<i4"],
+            ["b", "<f8", [2, 3]],
+            ["", "|V4"],
+            ["it's", [["x", "|u1"]]]
+        ]);
+        for shape in [vec![], vec![7], vec![2, 3, 4]] {
+            let b = header_bytes(&descr, &shape);
+            assert_eq!(b.len() % 64, 0);
+            assert_eq!(b[6..8], [1, 0]);
+            assert_eq!(b.last(), Some(&b'\n'));
+            let h = parse_header(&b).unwrap();
+            assert_eq!(h.descr, descr);
+            assert_eq!(h.shape, shape);
+            assert_eq!(h.data_offset, b.len());
+        }
+        let text = String::from_utf8(header_bytes(&json!("<f8"), &[3])[10..].to_vec()).unwrap();
+        assert!(text.starts_with("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }"));
+    }
+}
