@@ -54,6 +54,16 @@ impl H5Fuse {
     }
 }
 
+/// Take the request gate for a change, or answer the error.
+macro_rules! change_gate {
+    ($self:ident, $reply:ident) => {
+        match $self.fs.begin_change() {
+            Ok(g) => g,
+            Err(e) => return $reply.error(errno(&e)),
+        }
+    };
+}
+
 fn empty(reply: ReplyEmpty, r: Result<(), Error>) {
     match r {
         Ok(()) => reply.ok(),
@@ -112,10 +122,12 @@ impl Filesystem for H5Fuse {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let _g = self.fs.gate();
         self.entry(reply, self.fs.lookup(parent.0, name.as_bytes()));
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let _g = self.fs.gate();
         match self.fs.getattr(ino.0) {
             Ok(a) => reply.attr(&self.ttl, &to_file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
@@ -140,6 +152,11 @@ impl Filesystem for H5Fuse {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        let _g = if size.is_some() {
+            change_gate!(self, reply)
+        } else {
+            self.fs.gate()
+        };
         match self.fs.setattr(ino.0, SetAttr { size }) {
             Ok(a) => reply.attr(&self.ttl, &to_file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
@@ -147,6 +164,7 @@ impl Filesystem for H5Fuse {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let _g = self.fs.gate();
         match self.fs.readlink(ino.0) {
             Ok(t) => reply.data(&t),
             Err(e) => reply.error(errno(&e)),
@@ -157,6 +175,11 @@ impl Filesystem for H5Fuse {
         let mode = OpenMode {
             write: flags.acc_mode() != OpenAccMode::O_RDONLY,
             truncate: flags.0 & libc::O_TRUNC != 0,
+        };
+        let _g = if mode.write {
+            change_gate!(self, reply)
+        } else {
+            self.fs.gate()
         };
         match self.fs.open(ino.0, mode) {
             Ok(fh) => reply.opened(FileHandle(fh), self.open_flags()),
@@ -174,6 +197,7 @@ impl Filesystem for H5Fuse {
         _flags: i32,
         reply: fuser::ReplyCreate,
     ) {
+        let _g = change_gate!(self, reply);
         match self.fs.create(parent.0, name.as_bytes()) {
             Ok((a, fh)) => reply.created(
                 &self.ttl,
@@ -197,6 +221,7 @@ impl Filesystem for H5Fuse {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        let _g = self.fs.gate();
         match self.fs.read_handle(fh.0, offset, size) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(errno(&e)),
@@ -215,6 +240,7 @@ impl Filesystem for H5Fuse {
         _lock_owner: Option<LockOwner>,
         reply: fuser::ReplyWrite,
     ) {
+        let _g = change_gate!(self, reply);
         match self.fs.write(fh.0, offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
@@ -229,6 +255,11 @@ impl Filesystem for H5Fuse {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        let _g = if self.fs.has_pending_changes(fh.0) {
+            change_gate!(self, reply)
+        } else {
+            self.fs.gate()
+        };
         empty(reply, self.fs.flush(fh.0));
     }
 
@@ -243,6 +274,17 @@ impl Filesystem for H5Fuse {
         empty(reply, self.fs.fsync(fh.0));
     }
 
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        empty(reply, self.fs.sync_to_disk());
+    }
+
     fn release(
         &self,
         _req: &Request,
@@ -253,6 +295,11 @@ impl Filesystem for H5Fuse {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        let _g = if self.fs.has_pending_changes(fh.0) {
+            change_gate!(self, reply)
+        } else {
+            self.fs.gate()
+        };
         empty(reply, self.fs.release(fh.0));
     }
 
@@ -264,6 +311,7 @@ impl Filesystem for H5Fuse {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        let _g = self.fs.gate();
         let view = match self.fs.readdir(ino.0) {
             Ok(v) => v,
             Err(e) => return reply.error(errno(&e)),
@@ -292,15 +340,18 @@ impl Filesystem for H5Fuse {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let _g = self.fs.gate();
         let s = self.fs.statfs();
         reply.statfs(s.blocks, 0, 0, s.files, 0, s.bsize, s.namelen, s.bsize);
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let _g = self.fs.gate();
         reply_xattr(reply, size, self.fs.getxattr(ino.0, name.as_bytes()));
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let _g = self.fs.gate();
         reply_xattr(reply, size, self.fs.listxattr(ino.0));
     }
 
@@ -314,6 +365,7 @@ impl Filesystem for H5Fuse {
         _position: u32,
         reply: ReplyEmpty,
     ) {
+        let _g = change_gate!(self, reply);
         let create = flags & libc::XATTR_CREATE != 0;
         let replace = flags & libc::XATTR_REPLACE != 0;
         empty(
@@ -324,6 +376,7 @@ impl Filesystem for H5Fuse {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _g = change_gate!(self, reply);
         empty(reply, self.fs.removexattr(ino.0, name.as_bytes()));
     }
 
@@ -336,6 +389,7 @@ impl Filesystem for H5Fuse {
         _umask: u32,
         reply: ReplyEntry,
     ) {
+        let _g = change_gate!(self, reply);
         self.entry(reply, self.fs.mkdir(parent.0, name.as_bytes()));
     }
 
@@ -358,10 +412,12 @@ impl Filesystem for H5Fuse {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _g = change_gate!(self, reply);
         empty(reply, self.fs.unlink(parent.0, name.as_bytes()));
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _g = change_gate!(self, reply);
         empty(reply, self.fs.rmdir(parent.0, name.as_bytes()));
     }
 
@@ -373,6 +429,7 @@ impl Filesystem for H5Fuse {
         target: &Path,
         reply: ReplyEntry,
     ) {
+        let _g = change_gate!(self, reply);
         self.entry(
             reply,
             self.fs.symlink(
@@ -393,6 +450,7 @@ impl Filesystem for H5Fuse {
         flags: fuser::RenameFlags,
         reply: ReplyEmpty,
     ) {
+        let _g = change_gate!(self, reply);
         if flags.contains(fuser::RenameFlags::RENAME_EXCHANGE) {
             return reply.error(Errno::EINVAL);
         }
@@ -417,10 +475,12 @@ impl Filesystem for H5Fuse {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
+        let _g = change_gate!(self, reply);
         self.entry(reply, self.fs.link(ino.0, newparent.0, newname.as_bytes()));
     }
 
     fn access(&self, _req: &Request, ino: INodeNo, mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        let _g = self.fs.gate();
         if mask.contains(fuser::AccessFlags::W_OK) && !self.writable {
             return reply.error(errno(&Error::ReadOnly));
         }

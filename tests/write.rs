@@ -54,8 +54,12 @@ fn check_after(m: Mount, file: &Path, check: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let (ok, _, err) = run("h5dump", &["-H", file.to_str().unwrap()]);
-    assert!(ok, "h5dump cannot read the file: {err}");
+    let out = Command::new("h5dump").arg(file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "h5dump cannot read the file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn errno_of<T>(r: std::io::Result<T>) -> i32 {
@@ -636,39 +640,53 @@ fn fsynced_data_survives_kill_9() {
     if !fuse_available("fsynced_data_survives_kill_9") {
         return;
     }
-    let t = TempDir::new("crash");
-    let (file, m) = rw_mount(
-        &t,
-        "f.create_dataset('g', data=np.zeros(4, dtype='<f8'), maxshape=(None,), chunks=(16,))",
-    );
-    let g = OpenOptions::new().write(true).open(m.path("g")).unwrap();
-    let vals: Vec<u8> = (0..8)
-        .flat_map(|i| (i as f64 + 0.5).to_le_bytes())
-        .collect();
-    g.write_all_at(&vals, 0).unwrap();
-    g.sync_all().unwrap();
-    std::fs::create_dir(m.path("made")).unwrap();
-    let d = std::fs::File::open(&m.mnt).unwrap();
-    d.sync_all().unwrap();
-    // SAFETY: killing our own child.
-    unsafe {
-        libc::kill(m.pid() as i32, libc::SIGKILL);
+    // The default format, and the latest one, whose superblock marks a file
+    // open for writing while it is.
+    for libver in ["earliest", "latest"] {
+        let t = TempDir::new("crash");
+        let file = t.path().join("crash.h5");
+        let out = python(&[
+            "-c",
+            &format!(
+                "import h5py, numpy as np\nwith h5py.File({:?}, 'w', libver={libver:?}) as f:\n    f.create_dataset('g', data=np.zeros(4, dtype='<f8'), maxshape=(None,), chunks=(16,))",
+                file.to_str().unwrap()
+            ),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let m = Mount::with(&file, &["-o", "rw"], &[]);
+        let g = OpenOptions::new().write(true).open(m.path("g")).unwrap();
+        let vals: Vec<u8> = (0..8)
+            .flat_map(|i| (i as f64 + 0.5).to_le_bytes())
+            .collect();
+        g.write_all_at(&vals, 0).unwrap();
+        g.sync_all().unwrap();
+        std::fs::create_dir(m.path("made")).unwrap();
+        let d = std::fs::File::open(&m.mnt).unwrap();
+        d.sync_all().unwrap();
+        // SAFETY: killing our own child.
+        unsafe {
+            libc::kill(m.pid() as i32, libc::SIGKILL);
+        }
+        drop(g);
+        drop(d);
+        drop(m);
+        let out = python(&[
+            "-c",
+            &format!(
+                "import h5py\nwith h5py.File({:?}, 'r') as f:\n    assert list(f['g'][()]) == [i + 0.5 for i in range(8)], f['g'][()]\n    assert 'made' in f",
+                file.to_str().unwrap()
+            ),
+        ]);
+        assert!(
+            out.status.success(),
+            "libver {libver}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    drop(g);
-    drop(d);
-    drop(m);
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py, numpy as np\nwith h5py.File({:?}, 'r') as f:\n    assert list(f['g'][()]) == [i + 0.5 for i in range(8)], f['g'][()]",
-            file.to_str().unwrap()
-        ),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]
@@ -739,5 +757,59 @@ fn rw_mount_refusals() {
     assert_eq!(
         errno_of(OpenOptions::new().write(true).open(m.path("x"))),
         libc::EROFS
+    );
+}
+
+#[test]
+fn concurrent_writers_land_and_readers_never_see_torn_elements() {
+    if !fuse_available("concurrent_writers_land_and_readers_never_see_torn_elements") {
+        return;
+    }
+    let t = TempDir::new("concurrent-rw");
+    let (file, m) = rw_mount(&t, "f['d'] = np.ones(20000, dtype='<f8')");
+    let path = m.path("d");
+    let n = 20000usize;
+    std::thread::scope(|s| {
+        // Two writers on disjoint halves, whose boundary splits an element.
+        for w in 0..2u32 {
+            let path = path.clone();
+            s.spawn(move || {
+                let f = OpenOptions::new().write(true).open(&path).unwrap();
+                let value = 2.0f64 + w as f64;
+                let all: Vec<u8> = (0..n).flat_map(|_| value.to_le_bytes()).collect();
+                let half = n * 8 / 2 + 3;
+                let (from, to) = if w == 0 { (0, half) } else { (half, n * 8) };
+                let mut pos = from;
+                while pos < to {
+                    let end = (pos + 4096).min(to);
+                    f.write_all_at(&all[pos..end], pos as u64).unwrap();
+                    pos = end;
+                }
+            });
+        }
+        // A reader: every whole element it sees is one of the values ever written.
+        let path = path.clone();
+        s.spawn(move || {
+            let f = File::open(&path).unwrap();
+            for _ in 0..20 {
+                let mut buf = vec![0u8; n * 8];
+                f.read_exact_at(&mut buf, 0).unwrap();
+                // The element the two writers split mixes their bytes by design.
+                let split = (n * 8 / 2 + 3) / 8;
+                for (i, c) in buf.chunks(8).enumerate().filter(|(i, _)| *i != split) {
+                    let v = f64::from_le_bytes(c.try_into().unwrap());
+                    assert!(v == 1.0 || v == 2.0 || v == 3.0, "torn element {i}: {c:?}");
+                }
+            }
+        });
+    });
+    check_after(
+        m,
+        &file,
+        "d = f['d'][()]
+half = (20000 * 8 // 2 + 3)
+raw = bytearray(np.full(20000, 2.0).tobytes())
+raw[half:] = np.full(20000, 3.0).tobytes()[half:]
+assert d.tobytes() == bytes(raw)",
     );
 }

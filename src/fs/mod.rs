@@ -183,6 +183,9 @@ pub struct Fs {
     file_size: u64,
     caches: Mutex<Caches>,
     handles: write::Handles,
+    /// Every request holds this shared while it uses HDF5 objects; reopening
+    /// the file (see [`Fs::sync_to_disk`]) holds it exclusively.
+    gate: std::sync::RwLock<()>,
 }
 
 fn show(path: &[u8]) -> String {
@@ -204,7 +207,7 @@ impl Fs {
         let h5 = H5File::open(path, opts.writable)?;
         let root = h5.info(b"/")?;
         let meta = std::fs::metadata(path).ok();
-        Ok(Fs {
+        let fs = Fs {
             tree: Tree::new((root.file, root.addr), root.links, root.mtime),
             file_mtime: meta
                 .as_ref()
@@ -215,7 +218,14 @@ impl Fs {
             opts,
             caches: Mutex::new(Caches::default()),
             handles: write::Handles::default(),
-        })
+            gate: std::sync::RwLock::new(()),
+        };
+        // A file that marks itself open for writing stays unmarked until the
+        // first change, so a crash of an idle mount leaves it clean.
+        if fs.opts.writable && fs.h5.marks_writers() {
+            fs.h5.reopen(false)?;
+        }
+        Ok(fs)
     }
 
     fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
@@ -580,5 +590,47 @@ impl Fs {
 
     pub fn root(&self) -> Ino {
         ROOT
+    }
+
+    /// Held by every request that reads.
+    pub fn gate(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Held by every request that changes the file: the file is open for
+    /// writing for as long as the guard lives.
+    pub fn begin_change(&self) -> Result<std::sync::RwLockReadGuard<'_, ()>> {
+        if !self.opts.writable {
+            return Ok(self.gate());
+        }
+        loop {
+            if !self.h5.is_open_for_writing() {
+                let _all = self.gate.write().unwrap_or_else(|e| e.into_inner());
+                if !self.h5.is_open_for_writing() {
+                    self.caches().datasets.clear();
+                    self.h5.reopen(true).map_err(|e| io(b"/", e))?;
+                }
+            }
+            let g = self.gate();
+            if self.h5.is_open_for_writing() {
+                return Ok(g);
+            }
+        }
+    }
+
+    /// Flush the file to disk. A file that marks itself open for writing is
+    /// then reopened read-only, so that a crash leaves it clean with every
+    /// change made so far (it is reopened for writing at the next change).
+    pub fn sync_to_disk(&self) -> Result<()> {
+        let _all = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        if !self.h5.is_open_for_writing() {
+            return Ok(());
+        }
+        self.h5.sync().map_err(|e| io(b"/", e))?;
+        if self.h5.marks_writers() {
+            self.caches().datasets.clear();
+            self.h5.reopen(false).map_err(|e| io(b"/", e))?;
+        }
+        Ok(())
     }
 }

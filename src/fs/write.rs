@@ -582,14 +582,25 @@ impl Fs {
         }
     }
 
-    /// fsync: apply staged writes, then flush the HDF5 file to disk.
+    /// fsync: apply staged writes, then flush the HDF5 file to disk. Takes
+    /// the request gate itself (the caller holds none).
     pub fn fsync(&self, fh: u64) -> Result<()> {
-        self.flush(fh)?;
+        {
+            let _g = self.begin_change()?;
+            self.flush(fh)?;
+        }
         if self.opts.writable {
-            let _w = lock(&self.handles.write_lock);
-            self.h5.sync().map_err(|e| io(b"/", e))?;
+            self.sync_to_disk()?;
         }
         Ok(())
+    }
+
+    /// Whether closing `fh` will change the file (staged bytes to apply).
+    pub fn has_pending_changes(&self, fh: u64) -> bool {
+        self.handle(fh)
+            .ok()
+            .and_then(|(_, s)| s)
+            .is_some_and(|s| lock(&s).dirty)
     }
 
     pub fn release(&self, fh: u64) -> Result<()> {

@@ -111,48 +111,75 @@ pub struct Link {
     pub kind: LinkKind,
 }
 
-/// An open HDF5 file (read-only).
+/// An open HDF5 file.
+///
+/// The handle can be swapped by [`H5File::reopen`]; callers make sure no
+/// object of the file is open then (the filesystem's request gate).
 pub struct H5File {
-    hid: Hid,
+    hid: std::sync::Mutex<Hid>,
     /// libhdf5's number for this file, to tell its objects from external ones.
-    fileno: u64,
+    fileno: std::sync::atomic::AtomicU64,
+    path: std::path::PathBuf,
+    /// Superblock version: from 3 on, a file open for writing is marked so
+    /// on disk until closed.
+    superblock: u32,
+    writable: std::sync::atomic::AtomicBool,
 }
 
 impl H5File {
     /// Open the file, read-only or for reading and writing.
     pub fn open(path: &Path, writable: bool) -> Result<H5File> {
-        let c = CString::new(path.as_os_str().as_encoded_bytes())
-            .map_err(|_| H5Error::new(ErrorKind::NotFound, "file name contains a NUL byte"))?;
-        let mode = if writable {
-            H5F_ACC_RDWR
-        } else {
-            H5F_ACC_RDONLY
-        };
-        locked(|| unsafe {
-            let id = H5Fopen(c.as_ptr(), mode, H5P_DEFAULT);
-            let hid = Hid::new("H5Fopen", id)?;
-            let mut raw = H5O_info1_t::default();
-            check(
-                "H5Oget_info (root group)",
-                H5Oget_info_by_name2(
-                    hid.id(),
-                    c"/".as_ptr(),
-                    &mut raw,
-                    H5O_INFO_BASIC,
-                    H5P_DEFAULT,
-                ),
-            )?;
-            Ok(H5File {
-                hid,
-                fileno: raw.fileno,
-            })
+        let (hid, fileno) = open_raw(path, writable)?;
+        let superblock = locked(|| unsafe {
+            let mut info = hdf5_sys::h5f::H5F_info2_t::default();
+            if H5Fget_info2(hid.id(), &mut info) >= 0 {
+                info.super_.version
+            } else {
+                0
+            }
+        });
+        Ok(H5File {
+            hid: std::sync::Mutex::new(hid),
+            fileno: std::sync::atomic::AtomicU64::new(fileno),
+            path: path.to_path_buf(),
+            superblock,
+            writable: std::sync::atomic::AtomicBool::new(writable),
         })
+    }
+
+    /// Close and open the file again, for writing or not. No object of the
+    /// file may be open.
+    pub fn reopen(&self, writable: bool) -> Result<()> {
+        let mut guard = self.hid.lock().unwrap_or_else(|e| e.into_inner());
+        // Close first: libhdf5 will not open a file twice with other intents.
+        let placeholder = Hid::new(
+            "H5Pcreate",
+            locked(|| unsafe { H5Pcreate(*hdf5::globals::H5P_FILE_ACCESS) }),
+        )?;
+        drop(std::mem::replace(&mut *guard, placeholder));
+        let (hid, fileno) = open_raw(&self.path, writable)?;
+        *guard = hid;
+        self.fileno
+            .store(fileno, std::sync::atomic::Ordering::SeqCst);
+        self.writable
+            .store(writable, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    pub fn is_open_for_writing(&self) -> bool {
+        self.writable.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the file carries an "open for writing" mark while open so
+    /// (superblock version 3 and later).
+    pub fn marks_writers(&self) -> bool {
+        self.superblock >= 3
     }
 
     pub fn size(&self) -> u64 {
         locked(|| unsafe {
             let mut s: hsize_t = 0;
-            H5Fget_filesize(self.hid.id(), &mut s);
+            H5Fget_filesize(self.id(), &mut s);
             s
         })
     }
@@ -165,7 +192,7 @@ impl H5File {
             check(
                 &format!("{}: cannot get object info", show(path)),
                 H5Oget_info_by_name2(
-                    self.hid.id(),
+                    self.id(),
                     c.as_ptr(),
                     &mut raw,
                     H5O_INFO_BASIC | H5O_INFO_TIME,
@@ -173,8 +200,8 @@ impl H5File {
                 ),
             )?;
             let mut info = info_from(&raw);
-            if raw.fileno != self.fileno {
-                info.file = external_file_key(self.hid.id(), &c);
+            if raw.fileno != self.fileno.load(std::sync::atomic::Ordering::SeqCst) {
+                info.file = external_file_key(self.id(), &c);
             }
             Ok(info)
         })
@@ -202,7 +229,7 @@ impl H5File {
                 ),
             )?;
             let mut info = info_from(&raw);
-            if raw.fileno != self.fileno {
+            if raw.fileno != self.fileno.load(std::sync::atomic::Ordering::SeqCst) {
                 info.file = external_file_key(g.id(), &c);
             }
             Ok(info)
@@ -219,7 +246,7 @@ impl H5File {
                 H5Oget_info2(obj.id(), &mut raw, H5O_INFO_BASIC | H5O_INFO_TIME),
             )?;
             let mut info = info_from(&raw);
-            if raw.fileno != self.fileno {
+            if raw.fileno != self.fileno.load(std::sync::atomic::Ordering::SeqCst) {
                 info.file = external_file_key(obj.id(), c".");
             }
             Ok(info)
@@ -229,14 +256,14 @@ impl H5File {
     pub(crate) fn open_object(&self, loc: &Loc) -> Result<Hid> {
         let what = format!("{}: cannot open", show(&loc.path));
         if let Some(addr) = loc.addr {
-            return locked(|| unsafe { Hid::new(&what, H5Oopen_by_addr(self.hid.id(), addr)) });
+            return locked(|| unsafe { Hid::new(&what, H5Oopen_by_addr(self.id(), addr)) });
         }
         let c = c_path(&loc.path)?;
-        locked(|| unsafe { Hid::new(&what, H5Oopen(self.hid.id(), c.as_ptr(), H5P_DEFAULT)) })
+        locked(|| unsafe { Hid::new(&what, H5Oopen(self.id(), c.as_ptr(), H5P_DEFAULT)) })
     }
 
     pub(crate) fn id(&self) -> hid_t {
-        self.hid.id()
+        self.hid.lock().unwrap_or_else(|e| e.into_inner()).id()
     }
 
     /// The links of the group at `path`, in creation order where the group
@@ -295,6 +322,32 @@ impl H5File {
         let obj = self.open_object(loc)?;
         locked(|| describe(obj.id()))
     }
+}
+
+/// Open `path`; returns the handle and libhdf5's number for the file.
+fn open_raw(path: &Path, writable: bool) -> Result<(Hid, u64)> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| H5Error::new(ErrorKind::NotFound, "file name contains a NUL byte"))?;
+    let mode = if writable {
+        H5F_ACC_RDWR
+    } else {
+        H5F_ACC_RDONLY
+    };
+    locked(|| unsafe {
+        let hid = Hid::new("H5Fopen", H5Fopen(c.as_ptr(), mode, H5P_DEFAULT))?;
+        let mut raw = H5O_info1_t::default();
+        check(
+            "H5Oget_info (root group)",
+            H5Oget_info_by_name2(
+                hid.id(),
+                c"/".as_ptr(),
+                &mut raw,
+                H5O_INFO_BASIC,
+                H5P_DEFAULT,
+            ),
+        )?;
+        Ok((hid, raw.fileno))
+    })
 }
 
 /// A stable number for the file holding the object at `path` (its name as

@@ -288,7 +288,8 @@ fn x87_to_f64(v: &[u8]) -> f64 {
         };
     }
     let e = if exp == 0 { -16382 } else { exp - 16383 };
-    sign * (mantissa as f64) * 2f64.powi(e - 63)
+    // Scale in two steps: the mantissa first (exact), so small values do not underflow early.
+    sign * (mantissa as f64 / 2f64.powi(63)) * 2f64.powi(e)
 }
 
 #[cfg(test)]
@@ -311,6 +312,15 @@ mod tests {
         one[9] = 0x3f;
         assert_eq!(float_from_bytes(&one, ByteOrder::Little), 1.0);
         assert!(float_from_bytes(&[0x01, 0x7c], ByteOrder::Little).is_nan());
+        // x87 value of the smallest normal double, 2^-1022.
+        let mut tiny = [0u8; 16];
+        tiny[7] = 0x80;
+        let e = (16383 - 1022) as u16;
+        tiny[8..10].copy_from_slice(&e.to_le_bytes());
+        assert_eq!(
+            float_from_bytes(&tiny, ByteOrder::Little),
+            f64::MIN_POSITIVE
+        );
     }
 
     #[test]
