@@ -555,3 +555,30 @@ impl SpawnOutput for Command {
             .unwrap()
     }
 }
+
+#[test]
+fn a_link_back_to_the_root_is_a_symlink_to_it() {
+    if !fuse_available("a_link_back_to_the_root_is_a_symlink_to_it") {
+        return;
+    }
+    let t = TempDir::new("rootlink");
+    let file = t.path().join("cycle.h5");
+    let out = python(&[
+        "-c",
+        &format!(
+            "import h5py\nwith h5py.File({:?}, 'w') as f:\n    g = f.create_group('g')\n    g['root'] = f['/']\n    g['x'] = [1]",
+            file.to_str().unwrap()
+        ),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = Mount::new(&file);
+    assert_eq!(
+        std::fs::read_link(m.path("g/root")).unwrap(),
+        Path::new("..")
+    );
+    assert!(m.path("g/root/g/x").exists());
+}

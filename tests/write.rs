@@ -827,24 +827,42 @@ f.create_dataset('g', data=np.arange(8, dtype='<f4').reshape(4, 2), maxshape=(No
 f['raw'] = np.arange(4, dtype='<i4')",
     );
     // sed -i writes a temporary file beside the original and renames it over.
-    let (ok, err) = sh(&format!("sed -i 's/beta/gamma/' {}", m.path("names").display()));
+    let (ok, err) = sh(&format!(
+        "sed -i 's/beta/gamma/' {}",
+        m.path("names").display()
+    ));
     assert!(ok, "{err}");
-    assert_eq!(std::fs::read_to_string(m.path("names")).unwrap(), "alpha\ngamma\n");
+    assert_eq!(
+        std::fs::read_to_string(m.path("names")).unwrap(),
+        "alpha\ngamma\n"
+    );
     // The same for a sidecar: the dataset is resized, not replaced.
     let side = std::fs::read_to_string(m.path("g.json")).unwrap();
     let mut meta: serde_json::Value = serde_json::from_str(&side).unwrap();
     meta["shape"] = serde_json::json!([6, 2]);
-    std::fs::write(m.path(".g.json.swp"), serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+    std::fs::write(
+        m.path(".g.json.swp"),
+        serde_json::to_vec_pretty(&meta).unwrap(),
+    )
+    .unwrap();
     std::fs::rename(m.path(".g.json.swp"), m.path("g.json")).unwrap();
     // And for raw data of the same size: the dataset keeps its type.
-    let bytes: Vec<u8> = [9i32, 8, 7, 6].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes: Vec<u8> = [9i32, 8, 7, 6]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     std::fs::write(m.path("raw.tmp"), &bytes).unwrap();
     std::fs::rename(m.path("raw.tmp"), m.path("raw")).unwrap();
     let names: Vec<String> = std::fs::read_dir(&m.mnt)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(!names.iter().any(|n| n.contains("tmp") || n.contains("swp") || n.starts_with("sed")), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("tmp") || n.contains("swp") || n.starts_with("sed")),
+        "{names:?}"
+    );
     check_after(
         m,
         &file,

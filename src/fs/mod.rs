@@ -183,6 +183,8 @@ pub struct Fs {
     file_size: u64,
     caches: Mutex<Caches>,
     handles: write::Handles,
+    /// Identity of the root group.
+    root_key: (u64, u64),
     /// Every request holds this shared while it uses HDF5 objects; reopening
     /// the file (see [`Fs::sync_to_disk`]) holds it exclusively.
     gate: std::sync::RwLock<()>,
@@ -209,6 +211,7 @@ impl Fs {
         let meta = std::fs::metadata(path).ok();
         let fs = Fs {
             tree: Tree::new((root.file, root.addr), root.links, root.mtime),
+            root_key: (root.file, root.addr),
             file_mtime: meta
                 .as_ref()
                 .and_then(|m| m.modified().ok())
@@ -266,6 +269,11 @@ impl Fs {
                 }
                 LinkKind::Hard | LinkKind::External { .. } | LinkKind::Soft(_) => {
                     match self.h5.info_in(&node.loc(), &link.name) {
+                        // The root cannot appear under another name (the kernel
+                        // refuses a second name for the mountpoint's inode).
+                        Ok(info) if (info.file, info.addr) == self.root_key => {
+                            Target::Symlink(soft_link_text(&node.path, b"/"))
+                        }
                         Ok(info) if info.kind != ObjectKind::Other => Target::Object {
                             // Byte files made through this mount show no sidecar yet.
                             is_dataset: info.kind == ObjectKind::Dataset
