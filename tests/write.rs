@@ -874,3 +874,140 @@ assert f['raw'].dtype == np.dtype('<i4') and list(f['raw'][()]) == [9, 8, 7, 6]
 assert sorted(f.keys()) == ['g', 'names', 'raw'], list(f.keys())",
     );
 }
+
+#[test]
+fn external_files_stay_read_only_on_a_rw_mount() {
+    if !fuse_available("external_files_stay_read_only_on_a_rw_mount") {
+        return;
+    }
+    let t = TempDir::new("extro");
+    let ext = t.path().join("ext.h5");
+    let out = python(&[
+        "-c",
+        &format!(
+            "import h5py\nwith h5py.File({:?}, 'w') as f:\n    f['v'] = [1, 2, 3]",
+            ext.to_str().unwrap()
+        ),
+    ]);
+    assert!(out.status.success());
+    let (file, m) = rw_mount(
+        &t,
+        "f['e'] = h5py.ExternalLink('ext.h5', '/v')\nf['own'] = [1]",
+    );
+    let err = OpenOptions::new()
+        .write(true)
+        .open(m.path("e"))
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+    assert_eq!(
+        errno_of(
+            OpenOptions::new()
+                .write(true)
+                .open(m.path("e"))
+                .and_then(|f| f.set_len(0))
+        ),
+        libc::EPERM
+    );
+    let (ok, _, err) = run(
+        "setfattr",
+        &["-n", "user.x", "-v", "1", m.path("e").to_str().unwrap()],
+    );
+    assert!(!ok && err.contains("not permitted"), "{err}");
+    // The external file is not held open for writing (that lock would keep readers out).
+    let out = python(&[
+        "-c",
+        &format!(
+            "import h5py\nh5py.File({:?}, 'r').close()",
+            ext.to_str().unwrap()
+        ),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check_after(m, &file, "assert list(f['e'][()]) == [1, 2, 3]");
+}
+
+#[test]
+fn write_corner_cases() {
+    if !fuse_available("write_corner_cases") {
+        return;
+    }
+    let t = TempDir::new("corners");
+    let (file, m) = rw_mount(
+        &t,
+        "f.create_dataset('names', data=['a', 'b'], dtype=h5py.string_dtype(), maxshape=(None,), chunks=(4,))
+f['d'] = [1, 2]
+f['d'].attrs.create('seqs', data=np.array([np.array([1, 2]), np.array([3])], dtype=object), dtype=h5py.vlen_dtype('i4'))",
+    );
+    // A reader closing while a writer stages a rewrite applies nothing.
+    let mut w = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(m.path("names"))
+        .unwrap();
+    w.write_all(b"partial").unwrap();
+    let r = File::open(m.path("names")).unwrap();
+    drop(r);
+    assert_eq!(std::fs::read_to_string(m.path("names")).unwrap(), "a\nb\n");
+    w.write_all(b"\nwhole\n").unwrap();
+    drop(w);
+    assert_eq!(
+        std::fs::read_to_string(m.path("names")).unwrap(),
+        "partial\nwhole\n"
+    );
+    // A variable-length sequence attribute keeps its sequences when modified.
+    let d = m.path("d");
+    let (ok, _, err) = run(
+        "setfattr",
+        &[
+            "-n",
+            "user.seqs",
+            "-v",
+            "[[4, 5, 6], []]",
+            d.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    // A compressed dataset from a sidecar without chunks gets chunks within its maxshape.
+    assert_eq!(
+        write_close(
+            &m.path("small.json"),
+            br#"{"dtype": "<f4", "shape": [5], "compression": "lzf"}"#
+        ),
+        0
+    );
+    // A byte file that gets a sidecar is retyped and keeps its attributes.
+    std::fs::write(m.path("x"), [1u8, 0, 0, 0, 2, 0, 0, 0]).unwrap();
+    let (ok, _, err) = run(
+        "setfattr",
+        &[
+            "-n",
+            "user.note",
+            "-v",
+            "kept",
+            m.path("x").to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        !m.path("x.json").exists(),
+        "a byte file made here shows no sidecar yet"
+    );
+    assert_eq!(
+        write_close(&m.path("x.json"), br#"{"dtype": "<i4", "shape": [2]}"#),
+        0
+    );
+    check_after(
+        m,
+        &file,
+        "assert [s.decode() for s in f['names'][()]] == ['partial', 'whole']
+s = f['d'].attrs['seqs']
+assert list(s[0]) == [4, 5, 6] and list(s[1]) == [], s
+assert f['small'].shape == (5,) and f['small'].compression == 'lzf' and f['small'].chunks == (5,)
+x = f['x']
+assert x.dtype == np.dtype('<i4') and list(x[()]) == [1, 2]
+assert x.attrs['note'] == 'kept'",
+    );
+}

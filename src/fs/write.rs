@@ -46,6 +46,8 @@ const COPY_PIECE: u64 = 8 << 20;
 
 struct Handle {
     ino: Ino,
+    /// Opened for writing: only such handles apply staged bytes.
+    writable: bool,
     staged: Option<Arc<Mutex<Staging>>>,
 }
 
@@ -106,12 +108,19 @@ impl Handles {
         lock(&self.staging).get(&ino).map(|s| lock(s).len())
     }
 
-    fn add(&self, ino: Ino, staged: Option<Arc<Mutex<Staging>>>) -> u64 {
+    fn add(&self, ino: Ino, writable: bool, staged: Option<Arc<Mutex<Staging>>>) -> u64 {
         if let Some(s) = &staged {
             lock(s).handles += 1;
         }
         let fh = self.next.fetch_add(1, Ordering::SeqCst) + 1;
-        lock(&self.open).insert(fh, Handle { ino, staged });
+        lock(&self.open).insert(
+            fh,
+            Handle {
+                ino,
+                writable,
+                staged,
+            },
+        );
         fh
     }
 }
@@ -257,10 +266,16 @@ impl Fs {
                     return Err(Error::Io(reason.to_string()));
                 }
             }
-            let staged = lock(&self.handles.staging).get(&ino).cloned();
-            return Ok(self.handles.add(ino, staged));
+            // A reader sees the file, not bytes another handle is staging,
+            // except for a file that exists only as staged bytes.
+            let staged = match node.kind {
+                NodeKind::Pending => lock(&self.handles.staging).get(&ino).cloned(),
+                _ => None,
+            };
+            return Ok(self.handles.add(ino, false, staged));
         }
         self.writable()?;
+        self.changeable(&node)?;
         let _w = lock(&self.handles.write_lock);
         let staged = match &node.kind {
             NodeKind::Dataset => {
@@ -334,7 +349,18 @@ impl Fs {
                 return Err(Error::Invalid("not a file".into()))
             }
         };
-        Ok(self.handles.add(ino, staged))
+        Ok(self.handles.add(ino, true, staged))
+    }
+
+    /// Objects of external files cannot be changed through the mount.
+    fn changeable(&self, node: &Node) -> Result<()> {
+        if node.file != 0 {
+            return Err(Error::NotPermitted(format!(
+                "{} is in an external file, which is mounted read-only",
+                show(&node.path)
+            )));
+        }
+        Ok(())
     }
 
     /// Create a new file `name` in `parent` and open it for writing.
@@ -386,7 +412,7 @@ impl Fs {
             };
             let s = self.new_staging(target, &[])?;
             lock(&self.handles.staging).insert(ino, s.clone());
-            let fh = self.handles.add(ino, Some(s));
+            let fh = self.handles.add(ino, true, Some(s));
             return Ok((self.getattr(ino)?, fh));
         }
         // Any other file becomes bytes: a growable 1-D uint8 dataset.
@@ -401,7 +427,7 @@ impl Fs {
         lock(&self.handles.created_raw).insert((info.file, info.addr));
         self.changed_dir(parent);
         let entry = self.entry(parent, name)?;
-        let fh = self.handles.add(entry.ino, None);
+        let fh = self.handles.add(entry.ino, true, None);
         Ok((self.getattr(entry.ino)?, fh))
     }
 
@@ -415,6 +441,13 @@ impl Fs {
         let open = lock(&self.handles.open);
         let h = open.get(&fh).ok_or(Error::BadHandle)?;
         Ok((h.ino, h.staged.clone()))
+    }
+
+    /// The staging a handle may apply (only handles opened for writing may).
+    fn writer_staging(&self, fh: u64) -> Result<Option<Arc<Mutex<Staging>>>> {
+        let open = lock(&self.handles.open);
+        let h = open.get(&fh).ok_or(Error::BadHandle)?;
+        Ok(if h.writable { h.staged.clone() } else { None })
     }
 
     /// Read through a handle: staged bytes where the handle stages, else the file's.
@@ -529,6 +562,7 @@ impl Fs {
                 return self.getattr(ino);
             }
             let node = self.node(ino)?;
+            self.changeable(&node)?;
             match node.kind {
                 NodeKind::Dataset => self.truncate_dataset(ino, &node, size)?,
                 NodeKind::Group => return Err(Error::IsDir),
@@ -575,8 +609,7 @@ impl Fs {
 
     /// close(): apply staged writes; errors are returned to close().
     pub fn flush(&self, fh: u64) -> Result<()> {
-        let (_, staged) = self.handle(fh)?;
-        match staged {
+        match self.writer_staging(fh)? {
             Some(s) => self.apply(&s),
             None => Ok(()),
         }
@@ -597,9 +630,9 @@ impl Fs {
 
     /// Whether closing `fh` will change the file (staged bytes to apply).
     pub fn has_pending_changes(&self, fh: u64) -> bool {
-        self.handle(fh)
+        self.writer_staging(fh)
             .ok()
-            .and_then(|(_, s)| s)
+            .flatten()
             .is_some_and(|s| lock(&s).dirty)
     }
 
@@ -610,7 +643,7 @@ impl Fs {
         let Some(s) = h.staged else {
             return Ok(());
         };
-        let result = self.apply(&s);
+        let result = if h.writable { self.apply(&s) } else { Ok(()) };
         let last = {
             let mut st = lock(&s);
             st.handles = st.handles.saturating_sub(1);
@@ -660,6 +693,8 @@ impl Fs {
         };
         if let Err(e) = &result {
             error!("{e}");
+            // Every later close and fsync reports it too, until new bytes come.
+            st.dirty = true;
         }
         result
     }
@@ -921,11 +956,29 @@ impl Fs {
         }
         let st = Staging::new(Target::ReplaceRaw { ino: 0 }, &raw)
             .map_err(|e| Error::Io(e.to_string()))?;
+        // Attributes set on the byte file (cp -a copies them before the sidecar) stay.
+        let attrs = self.attrs_of(&node);
         self.replace_with_new(parent, name, &path, &create)?;
         let entry = self.entry(parent, name)?;
         let node = self.node(entry.ino)?;
         let ds = self.dataset(entry.ino, &node)?;
         self.copy_in(&node, &ds, &st, 0)?;
+        for (attr_name, attr) in attrs {
+            let Ok(a) = attr else { continue };
+            let shape = a.shape.clone().unwrap_or_default();
+            match element_data(&a.ty, &a.values) {
+                Ok(data) if a.shape.is_some() => {
+                    self.h5
+                        .create_attr(&node.loc(), &attr_name, &a.ty, &shape, &data)
+                        .map_err(|e| io(&path, e))?;
+                }
+                _ => error!(
+                    "{}: attribute {} not kept on retyping",
+                    show(&path),
+                    show(&attr_name)
+                ),
+            }
+        }
         self.changed(entry.ino);
         info!("{}: retyped by its sidecar", show(&path));
         Ok(())
@@ -1182,7 +1235,7 @@ impl Fs {
                             || (max_rows(&tds.meta).is_some()
                                 && row > 0
                                 && bytes.len() as u64 % row == 0);
-                        if fits && tds.meta.ty != ds.meta.ty {
+                        if fits {
                             if bytes.len() as u64 != size {
                                 self.resize_rows(t_ino, &t, &tds, bytes.len() as u64 / row)?;
                             }
@@ -1496,7 +1549,14 @@ fn spec_to_create(spec: &SidecarSpec) -> Result<CreateSpec, String> {
     let chunks = match &spec.chunks {
         Some(c) => Some(c.clone()),
         None if !shape.is_empty() && (growable || gzip.is_some() || lzf || shuffle) => {
-            Some(auto_chunks(&shape, ty.size() as u64))
+            // A chunk may not exceed a fixed maximum extent.
+            let auto = auto_chunks(&shape, ty.size() as u64);
+            Some(
+                auto.iter()
+                    .zip(&maxshape)
+                    .map(|(c, m)| m.map_or(*c, |m| (*c).min(m.max(1))))
+                    .collect(),
+            )
         }
         None => None,
     };

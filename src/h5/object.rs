@@ -124,6 +124,9 @@ pub struct H5File {
     /// on disk until closed.
     superblock: u32,
     writable: std::sync::atomic::AtomicBool,
+    /// Link access for every traversal: external files are opened read-only,
+    /// even when this file is open for writing.
+    lapl: Hid,
 }
 
 impl H5File {
@@ -138,7 +141,16 @@ impl H5File {
                 0
             }
         });
+        let lapl = locked(|| unsafe {
+            let lapl = Hid::new("H5Pcreate", H5Pcreate(*hdf5::globals::H5P_LINK_ACCESS))?;
+            check(
+                "H5Pset_elink_acc_flags",
+                H5Pset_elink_acc_flags(lapl.id(), H5F_ACC_RDONLY),
+            )?;
+            Ok::<_, H5Error>(lapl)
+        })?;
         Ok(H5File {
+            lapl,
             hid: std::sync::Mutex::new(hid),
             fileno: std::sync::atomic::AtomicU64::new(fileno),
             path: path.to_path_buf(),
@@ -150,6 +162,7 @@ impl H5File {
     /// Close and open the file again, for writing or not. No object of the
     /// file may be open.
     pub fn reopen(&self, writable: bool) -> Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
         let mut guard = self.hid.lock().unwrap_or_else(|e| e.into_inner());
         // Close first: libhdf5 will not open a file twice with other intents.
         let placeholder = Hid::new(
@@ -157,13 +170,25 @@ impl H5File {
             locked(|| unsafe { H5Pcreate(*hdf5::globals::H5P_FILE_ACCESS) }),
         )?;
         drop(std::mem::replace(&mut *guard, placeholder));
-        let (hid, fileno) = open_raw(&self.path, writable)?;
+        let was = self.writable.load(SeqCst);
+        let (hid, fileno, now, result) = match open_raw(&self.path, writable) {
+            Ok((hid, fileno)) => (hid, fileno, writable, Ok(())),
+            // Keep the file usable as it was (e.g. another process opened it meanwhile).
+            Err(e) => {
+                let (hid, fileno, now) = match open_raw(&self.path, was) {
+                    Ok((h, f)) => (h, f, was),
+                    Err(_) => {
+                        let (h, f) = open_raw(&self.path, false)?;
+                        (h, f, false)
+                    }
+                };
+                (hid, fileno, now, Err(e))
+            }
+        };
         *guard = hid;
-        self.fileno
-            .store(fileno, std::sync::atomic::Ordering::SeqCst);
-        self.writable
-            .store(writable, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
+        self.fileno.store(fileno, SeqCst);
+        self.writable.store(now, SeqCst);
+        result
     }
 
     pub fn is_open_for_writing(&self) -> bool {
@@ -259,7 +284,7 @@ impl H5File {
             return locked(|| unsafe { Hid::new(&what, H5Oopen_by_addr(self.id(), addr)) });
         }
         let c = c_path(&loc.path)?;
-        locked(|| unsafe { Hid::new(&what, H5Oopen(self.id(), c.as_ptr(), H5P_DEFAULT)) })
+        locked(|| unsafe { Hid::new(&what, H5Oopen(self.id(), c.as_ptr(), self.lapl.id())) })
     }
 
     pub(crate) fn id(&self) -> hid_t {

@@ -211,28 +211,34 @@ pub(crate) unsafe fn creation_type(ty: &TypeDesc) -> Result<Hid> {
 /// Write `data` (elements described by `ty`, memory type `mt`) with `write`,
 /// building the pointer arrays variable-length data needs.
 unsafe fn with_buffer<T>(
+    ty: &TypeDesc,
     data: &ElementData,
     f: impl FnOnce(*const c_void) -> Result<T>,
 ) -> Result<T> {
     match data {
         ElementData::Fixed(b) => f(b.as_ptr().cast()),
         ElementData::Strings(strings) => {
+            // C strings end at the first NUL; HDF5 variable-length strings cannot hold one.
             let owned: Vec<CString> = strings
                 .iter()
                 .map(|s| {
-                    CString::new(s.iter().copied().filter(|b| *b != 0).collect::<Vec<u8>>())
-                        .unwrap_or_default()
+                    let end = s.iter().position(|b| *b == 0).unwrap_or(s.len());
+                    CString::new(&s[..end]).unwrap_or_default()
                 })
                 .collect();
             let ptrs: Vec<*const i8> = owned.iter().map(|c| c.as_ptr()).collect();
             f(ptrs.as_ptr().cast())
         }
         ElementData::Sequences(seqs) => {
-            // hvl_t { len, p }: len counts base elements; the caller packed them.
+            let base_size = match ty {
+                TypeDesc::VarLen { base } => base.size().max(1),
+                _ => 1,
+            };
+            // hvl_t { len, p }: len counts base elements, packed by the caller.
             let vls: Vec<hvl_t> = seqs
                 .iter()
                 .map(|s| hvl_t {
-                    len: 0,
+                    len: s.len() / base_size,
                     p: s.as_ptr() as *mut c_void,
                 })
                 .collect();
@@ -459,7 +465,7 @@ impl H5File {
                 ),
             )?;
             let mt = memory_type(ty, ftype.id())?;
-            with_buffer(data, |buf| {
+            with_buffer(ty, data, |buf| {
                 check(&what, H5Awrite(attr.id(), mt.id(), buf))?;
                 Ok(())
             })
@@ -481,7 +487,7 @@ impl H5File {
             let attr = Hid::new(&what, H5Aopen(obj.id(), c.as_ptr(), H5P_DEFAULT))?;
             let ftype = Hid::new(&what, H5Aget_type(attr.id()))?;
             let mt = memory_type(ty, ftype.id())?;
-            with_buffer(data, |buf| {
+            with_buffer(ty, data, |buf| {
                 check(&what, H5Awrite(attr.id(), mt.id(), buf))?;
                 Ok(())
             })
@@ -558,40 +564,14 @@ impl Dataset {
             return Ok(());
         }
         let mt = self.mem_type_hid()?;
-        let base_size = match &self.meta.ty {
-            TypeDesc::VarLen { base } => base.size(),
-            _ => 1,
-        };
         locked(|| unsafe {
-            // Sequences need their element counts, which only the caller's packing knows.
-            let fixed_seqs;
-            let data = match data {
-                ElementData::Sequences(seqs) => {
-                    fixed_seqs = seqs.clone();
-                    ElementData::Sequences(fixed_seqs)
-                }
-                other => other.clone(),
-            };
-            let write = |buf: *const c_void| -> Result<()> {
+            with_buffer(&self.meta.ty, data, |buf| {
                 check(
                     &format!("{}: write failed", show(&self.path)),
                     H5Dwrite(self.obj.id(), mt.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
                 )?;
                 Ok(())
-            };
-            match &data {
-                ElementData::Sequences(seqs) => {
-                    let vls: Vec<hvl_t> = seqs
-                        .iter()
-                        .map(|s| hvl_t {
-                            len: s.len() / base_size.max(1),
-                            p: s.as_ptr() as *mut c_void,
-                        })
-                        .collect();
-                    write(vls.as_ptr().cast())
-                }
-                other => with_buffer(other, write),
-            }
+            })
         })
     }
 
