@@ -64,6 +64,17 @@ macro_rules! change_gate {
     };
 }
 
+/// Closing a handle changes the file only when it has staged bytes to apply.
+macro_rules! close_gate {
+    ($self:ident, $fh:ident, $reply:ident) => {
+        if $self.fs.has_pending_changes($fh.0) {
+            change_gate!($self, $reply)
+        } else {
+            $self.fs.gate()
+        }
+    };
+}
+
 fn empty(reply: ReplyEmpty, r: Result<(), Error>) {
     match r {
         Ok(()) => reply.ok(),
@@ -255,11 +266,7 @@ impl Filesystem for H5Fuse {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        let _g = if self.fs.has_pending_changes(fh.0) {
-            change_gate!(self, reply)
-        } else {
-            self.fs.gate()
-        };
+        let _g = close_gate!(self, fh, reply);
         empty(reply, self.fs.flush(fh.0));
     }
 
@@ -295,11 +302,7 @@ impl Filesystem for H5Fuse {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let _g = if self.fs.has_pending_changes(fh.0) {
-            change_gate!(self, reply)
-        } else {
-            self.fs.gate()
-        };
+        let _g = close_gate!(self, fh, reply);
         empty(reply, self.fs.release(fh.0));
     }
 

@@ -12,18 +12,7 @@ use common::*;
 
 fn small_file(dir: &Path) -> std::path::PathBuf {
     let f = dir.join("small.h5");
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py, numpy as np\nwith h5py.File('{}', 'w') as f:\n    f['x'] = np.arange(10)\n",
-            f.display()
-        ),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    make_h5(&f, "f['x'] = np.arange(10)");
     f
 }
 

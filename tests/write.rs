@@ -15,21 +15,7 @@ use common::*;
 /// Make an HDF5 file with `setup` (python code using `f`), mount it rw.
 fn rw_mount(t: &TempDir, setup: &str) -> (PathBuf, Mount) {
     let file = t.path().join("rw.h5");
-    let script = format!(
-        "import h5py, numpy as np\nwith h5py.File({:?}, 'w') as f:\n{}\n",
-        file.to_str().unwrap(),
-        setup
-            .lines()
-            .map(|l| format!("    {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let out = python(&["-c", &script]);
-    assert!(
-        out.status.success(),
-        "setup: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    make_h5(&file, setup);
     let m = Mount::with(&file, &["-o", "rw"], &[]);
     (file, m)
 }
@@ -882,14 +868,7 @@ fn external_files_stay_read_only_on_a_rw_mount() {
     }
     let t = TempDir::new("extro");
     let ext = t.path().join("ext.h5");
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py\nwith h5py.File({:?}, 'w') as f:\n    f['v'] = [1, 2, 3]",
-            ext.to_str().unwrap()
-        ),
-    ]);
-    assert!(out.status.success());
+    make_h5(&ext, "f['v'] = [1, 2, 3]");
     let (file, m) = rw_mount(
         &t,
         "f['e'] = h5py.ExternalLink('ext.h5', '/v')\nf['own'] = [1]",

@@ -552,17 +552,22 @@ impl Fs {
         Ok(name_list(&names))
     }
 
+    /// Whether the object has an attribute named `name`.
+    fn has_attr(&self, node: &Node, name: &[u8]) -> Result<bool> {
+        let names = self
+            .h5
+            .attr_names(&node.loc())
+            .map_err(|e| io(&node.path, e))?;
+        Ok(names.iter().any(|n| n == name))
+    }
+
     pub fn getxattr(&self, ino: Ino, name: &[u8]) -> Result<Vec<u8>> {
         let node = self.node(ino)?;
         let attr_name = name.strip_prefix(b"user.").ok_or(Error::NoAttr)?;
         if !Self::has_attributes(&node) {
             return Err(Error::NoAttr);
         }
-        let names = self
-            .h5
-            .attr_names(&node.loc())
-            .map_err(|e| io(&node.path, e))?;
-        if !names.iter().any(|n| n == attr_name) {
+        if !self.has_attr(&node, attr_name)? {
             return Err(Error::NoAttr);
         }
         let attr = self

@@ -1424,8 +1424,7 @@ impl Fs {
         let node = self.attr_node(ino)?;
         let loc = node.loc();
         let _w = lock(&self.handles.write_lock);
-        let names = self.h5.attr_names(&loc).map_err(|e| io(&node.path, e))?;
-        let exists = names.iter().any(|n| n == attr_name);
+        let exists = self.has_attr(&node, attr_name)?;
         if exists && create_only {
             return Err(Error::Exists);
         }
@@ -1468,11 +1467,7 @@ impl Fs {
         let attr_name = name.strip_prefix(b"user.").ok_or(Error::NotSupported)?;
         let node = self.attr_node(ino)?;
         let _w = lock(&self.handles.write_lock);
-        let names = self
-            .h5
-            .attr_names(&node.loc())
-            .map_err(|e| io(&node.path, e))?;
-        if !names.iter().any(|n| n == attr_name) {
+        if !self.has_attr(&node, attr_name)? {
             return Err(Error::NoAttr);
         }
         self.h5

@@ -212,24 +212,7 @@ impl H5File {
     /// Information about the object at `path` (links followed).
     pub fn info(&self, path: &[u8]) -> Result<ObjectInfo> {
         let c = c_path(path)?;
-        locked(|| unsafe {
-            let mut raw = H5O_info1_t::default();
-            check(
-                &format!("{}: cannot get object info", show(path)),
-                H5Oget_info_by_name2(
-                    self.id(),
-                    c.as_ptr(),
-                    &mut raw,
-                    H5O_INFO_BASIC | H5O_INFO_TIME,
-                    H5P_DEFAULT,
-                ),
-            )?;
-            let mut info = info_from(&raw);
-            if raw.fileno != self.fileno.load(std::sync::atomic::Ordering::SeqCst) {
-                info.file = external_file_key(self.id(), &c);
-            }
-            Ok(info)
-        })
+        self.info_by_name(self.id(), &c, path)
     }
 
     /// Information about member `name` of the group at `group` (links followed).
@@ -241,21 +224,31 @@ impl H5File {
             full.push(b'/');
         }
         full.extend_from_slice(name);
+        self.info_by_name(g.id(), &c, &full)
+    }
+
+    /// H5Oget_info of `name` relative to `loc_id`, with external files opened read-only.
+    fn info_by_name(
+        &self,
+        loc_id: hid_t,
+        name: &std::ffi::CStr,
+        shown: &[u8],
+    ) -> Result<ObjectInfo> {
         locked(|| unsafe {
             let mut raw = H5O_info1_t::default();
             check(
-                &format!("{}: cannot get object info", show(&full)),
+                &format!("{}: cannot get object info", show(shown)),
                 H5Oget_info_by_name2(
-                    g.id(),
-                    c.as_ptr(),
+                    loc_id,
+                    name.as_ptr(),
                     &mut raw,
                     H5O_INFO_BASIC | H5O_INFO_TIME,
-                    H5P_DEFAULT,
+                    self.lapl.id(),
                 ),
             )?;
             let mut info = info_from(&raw);
             if raw.fileno != self.fileno.load(std::sync::atomic::Ordering::SeqCst) {
-                info.file = external_file_key(g.id(), &c);
+                info.file = external_file_key(loc_id, name, self.lapl.id());
             }
             Ok(info)
         })
@@ -272,7 +265,7 @@ impl H5File {
             )?;
             let mut info = info_from(&raw);
             if raw.fileno != self.fileno.load(std::sync::atomic::Ordering::SeqCst) {
-                info.file = external_file_key(obj.id(), c".");
+                info.file = external_file_key(obj.id(), c".", self.lapl.id());
             }
             Ok(info)
         })
@@ -377,9 +370,9 @@ fn open_raw(path: &Path, writable: bool) -> Result<(Hid, u64)> {
 
 /// A stable number for the file holding the object at `path` (its name as
 /// libhdf5 opened it), for objects outside the mounted file.
-unsafe fn external_file_key(file: hid_t, path: &std::ffi::CStr) -> u64 {
+unsafe fn external_file_key(file: hid_t, path: &std::ffi::CStr, lapl: hid_t) -> u64 {
     use std::hash::{Hash, Hasher};
-    let obj = H5Oopen(file, path.as_ptr(), H5P_DEFAULT);
+    let obj = H5Oopen(file, path.as_ptr(), lapl);
     let Ok(obj) = Hid::new("H5Oopen", obj) else {
         return u64::MAX;
     };

@@ -75,6 +75,24 @@ pub fn fixtures() -> &'static Path {
     })
 }
 
+/// Write an HDF5 file at `path` with h5py: `body` is python run with `f`
+/// (the file, open for writing), `h5py` and `np` in scope.
+pub fn make_h5(path: &Path, body: &str) {
+    let indented: Vec<String> = body.lines().map(|l| format!("    {l}")).collect();
+    let script = format!(
+        "import h5py, numpy as np\nwith h5py.File({:?}, 'w') as f:\n{}\n",
+        path.to_str().unwrap(),
+        indented.join("\n")
+    );
+    let out = python(&["-c", &script]);
+    assert!(
+        out.status.success(),
+        "making {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn python(args: &[&str]) -> Output {
     Command::new(PYTHON)
         .args(args)
