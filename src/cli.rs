@@ -25,6 +25,7 @@ default_permissions  let the kernel check permissions\n  \
 uid=N, gid=N         owner shown for every file (default: the mounting user)\n  \
 umask=OCTAL          permission bits to clear (default 0)\n  \
 logfile=PATH         where a background daemon writes its log\n  \
+chunk_cache=MIB      decoded chunks kept for reads (default 64)\n  \
 Generic mount options (dev, nosuid, noatime, _netdev, ...) are accepted and ignored.\n\n\
 Environment: RUST_LOG sets the log level; HDF5_PLUGIN_PATH finds filter plugins."
 )]
@@ -44,7 +45,7 @@ pub struct Args {
     pub verbose: u8,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptions {
     /// `-o rw`: changes go into the file.
     pub read_write: bool,
@@ -55,6 +56,27 @@ pub struct MountOptions {
     pub gid: Option<u32>,
     pub umask: u32,
     pub logfile: Option<PathBuf>,
+    /// MiB of decoded chunks kept for reads (`chunk_cache=MIB`).
+    pub chunk_cache_mib: usize,
+}
+
+/// Default size of the decoded-chunk cache, in MiB.
+pub const DEFAULT_CHUNK_CACHE_MIB: usize = 64;
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            read_write: false,
+            allow_other: false,
+            allow_root: false,
+            default_permissions: false,
+            uid: None,
+            gid: None,
+            umask: 0,
+            logfile: None,
+            chunk_cache_mib: DEFAULT_CHUNK_CACHE_MIB,
+        }
+    }
 }
 
 /// Options mount(8) and mount.fuse3 may pass that change nothing for h5fs.
@@ -117,6 +139,7 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
                 o.umask = m;
             }
             ("logfile", Some(v)) if !v.is_empty() => o.logfile = Some(PathBuf::from(v)),
+            ("chunk_cache", Some(v)) => o.chunk_cache_mib = number(key, v, 10)? as usize,
             // mount.fuse3 may pass these through; the mount table shows our own.
             ("fsname" | "subtype", Some(_)) => {}
             (k, None) if IGNORED.contains(&k) => {}
@@ -154,6 +177,9 @@ mod tests {
         assert_eq!((o.uid, o.gid, o.umask), (Some(1000), Some(100), 0o22));
         let o = parse(&["logfile=/tmp/x.log"]).unwrap();
         assert_eq!(o.logfile, Some(PathBuf::from("/tmp/x.log")));
+        assert_eq!(o.chunk_cache_mib, DEFAULT_CHUNK_CACHE_MIB);
+        assert_eq!(parse(&["chunk_cache=256"]).unwrap().chunk_cache_mib, 256);
+        assert!(parse(&["chunk_cache=lots"]).is_err());
     }
 
     #[test]

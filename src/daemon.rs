@@ -215,6 +215,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
             gid: opts.gid.unwrap_or(gid),
             umask: opts.umask,
             writable: opts.read_write,
+            chunk_cache_bytes: opts.chunk_cache_mib << 20,
         },
     )
     .map_err(|e| {
@@ -285,6 +286,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
         args.file.display(),
         args.mountpoint.display()
     );
+    raise_readahead(&args.mountpoint);
 
     if let Some(fd) = notify {
         detach_stderr(logfile);
@@ -310,6 +312,31 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
     let result = session.run();
     drop(fs);
     result.map_err(|e| Fatal(format!("session ended with an error: {e}")))
+}
+
+/// Readahead window of the mount, in KiB: sequential readers get several
+/// 1 MiB requests in flight, decoded in parallel.
+const READAHEAD_KB: u32 = 4096;
+
+/// Raise the kernel's readahead for this mount (its backing device in
+/// /sys/class/bdi). Needs root; otherwise the kernel's default stays. The
+/// device comes from /proc/self/mountinfo: the mount cannot be asked yet.
+fn raise_readahead(mountpoint: &Path) {
+    let Ok(canonical) = std::fs::canonicalize(mountpoint) else {
+        return;
+    };
+    let want = canonical.as_os_str().as_encoded_bytes();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let Some(dev) = info.lines().rev().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (f.len() > 4 && unescape_mount_path(f[4]) == want).then(|| f[2].to_string())
+    }) else {
+        return;
+    };
+    let knob = format!("/sys/class/bdi/{dev}/read_ahead_kb");
+    if let Err(e) = std::fs::write(&knob, format!("{READAHEAD_KB}\n")) {
+        log::debug!("readahead left as is ({knob}: {e})");
+    }
 }
 
 fn block_signals() -> libc::sigset_t {

@@ -21,6 +21,10 @@ use crate::tree::EntryType;
 const TTL_RO: Duration = Duration::from_secs(3600);
 const TTL_RW: Duration = Duration::ZERO;
 
+/// Largest read and write request, and the block size `stat` reports (so
+/// `cat` and `cp` read 1 MiB at a time).
+const IO_SIZE: u32 = 1 << 20;
+
 pub struct H5Fuse {
     fs: Arc<Fs>,
     writable: bool,
@@ -110,7 +114,7 @@ fn to_file_attr(a: &Attr) -> FileAttr {
         gid: a.gid,
         rdev: 0,
         flags: 0,
-        blksize: 4096,
+        blksize: IO_SIZE,
     }
 }
 
@@ -129,6 +133,10 @@ impl Filesystem for H5Fuse {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // O_TRUNC arrives with open, so a fixed-size dataset can be replaced whole.
         let _ = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC);
+        // Requests of up to 1 MiB (the kernel allows 256 pages): fewer, larger
+        // hyperslab reads and writes. Smaller kernel limits are kept as they are.
+        let _ = config.set_max_readahead(IO_SIZE);
+        let _ = config.set_max_write(IO_SIZE);
         Ok(())
     }
 

@@ -140,6 +140,8 @@ pub struct FsOptions {
     pub umask: u32,
     /// Mounted with `-o rw`.
     pub writable: bool,
+    /// Budget of the decoded-chunk cache.
+    pub chunk_cache_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +187,10 @@ pub struct Fs {
     handles: write::Handles,
     /// Identity of the root group.
     root_key: (u64, u64),
+    /// The file, opened read-only for direct reads (read-only mounts only).
+    direct: Option<std::fs::File>,
+    /// Decoded chunks of direct reads.
+    chunks: crate::h5::ChunkCache,
     /// Every request holds this shared while it uses HDF5 objects; reopening
     /// the file (see [`Fs::sync_to_disk`]) holds it exclusively.
     gate: std::sync::RwLock<()>,
@@ -212,6 +218,12 @@ impl Fs {
         let fs = Fs {
             tree: Tree::new((root.file, root.addr), root.links, root.mtime),
             root_key: (root.file, root.addr),
+            direct: if opts.writable {
+                None
+            } else {
+                std::fs::File::open(path).ok()
+            },
+            chunks: crate::h5::ChunkCache::new(opts.chunk_cache_bytes),
             file_mtime: meta
                 .as_ref()
                 .and_then(|m| m.modified().ok())
@@ -506,11 +518,26 @@ impl Fs {
                     else {
                         return Ok(Vec::new());
                     };
-                    let buf = ds
-                        .read_elements(span.first, span.end)
-                        .map_err(|e| read_error(&node.path, &ds, e))?;
+                    // Direct reads know the mounted file only, not external ones.
+                    let fast = self
+                        .direct
+                        .as_ref()
+                        .filter(|_| node.file == 0)
+                        .and_then(|f| {
+                            ds.read_fast(f, self.h5.base(), &self.chunks, span.first, span.end)
+                        });
+                    let buf = match fast {
+                        Some(r) => r,
+                        None => ds.read_elements(span.first, span.end),
+                    }
+                    .map_err(|e| read_error(&node.path, &ds, e))?;
                     let start = span.skip as usize;
-                    return Ok(buf[start..start + span.len as usize].to_vec());
+                    let mut buf = buf;
+                    if start == 0 && buf.len() == span.len as usize {
+                        return Ok(buf);
+                    }
+                    buf.truncate(start + span.len as usize);
+                    return Ok(buf.split_off(start));
                 }
                 if let Some(reason) = ds.meta.ty.unsupported() {
                     error!("{}: type cannot be shown: {reason}", show(&node.path));

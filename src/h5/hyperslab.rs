@@ -97,6 +97,97 @@ fn split(shape: &[u64], prefix: &mut Vec<u64>, a: u64, b: u64, out: &mut Vec<Blo
     }
 }
 
+/// The chunks (as chunk-grid coordinates) that `block` touches, in C order.
+pub fn chunks_of_block(block: &Block, chunk: &[u64]) -> Vec<Vec<u64>> {
+    let ranges: Vec<(u64, u64)> = (0..chunk.len())
+        .map(|d| {
+            let c = chunk[d].max(1);
+            let lo = block.start[d] / c;
+            let hi = (block.start[d] + block.count[d]).saturating_sub(1) / c;
+            (lo, hi)
+        })
+        .collect();
+    let mut out = Vec::new();
+    if block.count.contains(&0) {
+        return out;
+    }
+    let mut idx: Vec<u64> = ranges.iter().map(|r| r.0).collect();
+    loop {
+        out.push(idx.clone());
+        let mut d = idx.len();
+        loop {
+            if d == 0 {
+                return out;
+            }
+            d -= 1;
+            if idx[d] < ranges[d].1 {
+                idx[d] += 1;
+                for (k, r) in ranges.iter().enumerate().skip(d + 1) {
+                    idx[k] = r.0;
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Copy the part of a whole chunk (grid position `grid`, shape `chunk`, C
+/// order, `itemsize`-byte elements) that lies in `block` into `out`, which
+/// holds the block's elements in C order.
+pub fn copy_chunk_into_block(
+    out: &mut [u8],
+    block: &Block,
+    data: &[u8],
+    grid: &[u64],
+    chunk: &[u64],
+    itemsize: usize,
+) {
+    let rank = chunk.len();
+    if rank == 0 {
+        out[..itemsize].copy_from_slice(&data[..itemsize]);
+        return;
+    }
+    let origin: Vec<u64> = (0..rank).map(|d| grid[d] * chunk[d]).collect();
+    let lo: Vec<u64> = (0..rank).map(|d| block.start[d].max(origin[d])).collect();
+    let hi: Vec<u64> = (0..rank)
+        .map(|d| (block.start[d] + block.count[d]).min(origin[d] + chunk[d]))
+        .collect();
+    if (0..rank).any(|d| lo[d] >= hi[d]) {
+        return;
+    }
+    // Strides in elements, C order.
+    let mut cstride = vec![1u64; rank];
+    let mut bstride = vec![1u64; rank];
+    for d in (0..rank - 1).rev() {
+        cstride[d] = cstride[d + 1] * chunk[d + 1];
+        bstride[d] = bstride[d + 1] * block.count[d + 1];
+    }
+    let last = rank - 1;
+    let run = ((hi[last] - lo[last]) as usize) * itemsize;
+    let mut idx = lo.clone();
+    loop {
+        let c: u64 = (0..rank).map(|d| (idx[d] - origin[d]) * cstride[d]).sum();
+        let b: u64 = (0..rank)
+            .map(|d| (idx[d] - block.start[d]) * bstride[d])
+            .sum();
+        let (c, b) = (c as usize * itemsize, b as usize * itemsize);
+        out[b..b + run].copy_from_slice(&data[c..c + run]);
+        // Next index over all dimensions but the last.
+        let mut d = last;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < hi[d] {
+                break;
+            }
+            idx[d] = lo[d];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +291,71 @@ mod tests {
                 count: vec![3, 4, 5]
             }]
         );
+    }
+
+    /// Assemble elements [a, b) of an array from its chunks, and compare with
+    /// reading the array directly.
+    #[test]
+    fn chunks_assemble_any_range_of_any_shape() {
+        let cases: [(&[u64], &[u64]); 4] = [
+            (&[10], &[3]),
+            (&[5, 7], &[2, 3]),
+            (&[3, 4, 5], &[2, 4, 2]),
+            (&[4, 6], &[4, 6]),
+        ];
+        for (shape, chunk) in cases {
+            let total: u64 = shape.iter().product();
+            // Element value = its linear index, 2 bytes each.
+            let value = |coords: &[u64]| -> u16 {
+                let mut i = 0u64;
+                for d in 0..shape.len() {
+                    i = i * shape[d] + coords[d];
+                }
+                i as u16
+            };
+            let chunk_data = |grid: &[u64]| -> Vec<u8> {
+                let n: u64 = chunk.iter().product();
+                let mut out = Vec::new();
+                for k in 0..n {
+                    let mut rem = k;
+                    let mut coords = vec![0u64; chunk.len()];
+                    for d in (0..chunk.len()).rev() {
+                        coords[d] = grid[d] * chunk[d] + rem % chunk[d];
+                        rem /= chunk[d];
+                    }
+                    // Padding of edge chunks holds junk.
+                    let v = if (0..shape.len()).all(|d| coords[d] < shape[d]) {
+                        value(&coords)
+                    } else {
+                        0xEEEE
+                    };
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+                out
+            };
+            for a in 0..total {
+                for b in a + 1..=total {
+                    let mut out = vec![0u8; ((b - a) * 2) as usize];
+                    let mut base = 0usize;
+                    for block in element_range_to_blocks(shape, a, b) {
+                        let n = block.count.iter().product::<u64>() as usize * 2;
+                        for grid in chunks_of_block(&block, chunk) {
+                            copy_chunk_into_block(
+                                &mut out[base..base + n],
+                                &block,
+                                &chunk_data(&grid),
+                                &grid,
+                                chunk,
+                                2,
+                            );
+                        }
+                        base += n;
+                    }
+                    let want: Vec<u8> = (a..b).flat_map(|i| (i as u16).to_le_bytes()).collect();
+                    assert_eq!(out, want, "{shape:?} {chunk:?} {a}..{b}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use hdf5_sys::h5l::*;
 use hdf5_sys::h5o::*;
 use hdf5_sys::h5p::*;
 use hdf5_sys::h5s::*;
-use hdf5_sys::h5t::H5Tget_create_plist;
+use hdf5_sys::h5t::{H5Tequal, H5Tget_create_plist};
 use hdf5_sys::h5z::H5Zfilter_avail;
 
 use super::handle::{check, locked, ErrorKind, H5Error, Hid, Result};
@@ -123,6 +123,8 @@ pub struct H5File {
     /// Superblock version: from 3 on, a file open for writing is marked so
     /// on disk until closed.
     superblock: u32,
+    /// Bytes before the HDF5 data (the user block): addresses count from here.
+    base: u64,
     writable: std::sync::atomic::AtomicBool,
     /// Link access for every traversal: external files are opened read-only,
     /// even when this file is open for writing.
@@ -133,6 +135,15 @@ impl H5File {
     /// Open the file, read-only or for reading and writing.
     pub fn open(path: &Path, writable: bool) -> Result<H5File> {
         let (hid, fileno) = open_raw(path, writable)?;
+        let base = locked(|| unsafe {
+            let mut size: hsize_t = 0;
+            let fcpl = H5Fget_create_plist(hid.id());
+            if fcpl >= 0 {
+                H5Pget_userblock(fcpl, &mut size);
+                H5Pclose(fcpl);
+            }
+            size
+        });
         let superblock = locked(|| unsafe {
             let mut info = hdf5_sys::h5f::H5F_info2_t::default();
             if H5Fget_info2(hid.id(), &mut info) >= 0 {
@@ -155,6 +166,7 @@ impl H5File {
             fileno: std::sync::atomic::AtomicU64::new(fileno),
             path: path.to_path_buf(),
             superblock,
+            base,
             writable: std::sync::atomic::AtomicBool::new(writable),
         })
     }
@@ -189,6 +201,11 @@ impl H5File {
         self.fileno.store(fileno, SeqCst);
         self.writable.store(now, SeqCst);
         result
+    }
+
+    /// Offset of HDF5 address 0 in the file (the user block's size).
+    pub fn base(&self) -> u64 {
+        self.base
     }
 
     pub fn is_open_for_writing(&self) -> bool {
@@ -532,6 +549,10 @@ pub struct Dataset {
     pub(super) obj: Hid,
     mem_type: Option<Hid>,
     pub(super) path: H5Path,
+    /// How the bytes can be read without libhdf5's data path, if at all.
+    pub(super) fast: Option<super::fast::FastLayout>,
+    /// Identifies this open dataset in the chunk cache.
+    pub(super) uid: u64,
     pub meta: DatasetMeta,
 }
 
@@ -568,6 +589,23 @@ impl Dataset {
             None
         };
         let filters = filters(dcpl.id());
+        let fast = match &mem_type {
+            Some(mt)
+                if H5Tequal(ftype.id(), mt.id()) > 0
+                    && shape.as_ref().is_some_and(|s| !s.is_empty()) =>
+            {
+                fast_layout(
+                    obj.id(),
+                    dcpl.id(),
+                    mt.id(),
+                    layout,
+                    &chunks,
+                    &filters,
+                    ty.size(),
+                )
+            }
+            _ => None,
+        };
         let fill = match &mem_type {
             Some(mt) if !ty.is_variable() => {
                 let mut buf = vec![0u8; ty.size().max(1)];
@@ -585,6 +623,8 @@ impl Dataset {
             obj,
             mem_type,
             path: path.to_vec(),
+            fast,
+            uid: super::fast::next_dataset_id(),
             meta: DatasetMeta {
                 ty,
                 shape,
@@ -706,6 +746,43 @@ impl Dataset {
 
     pub fn read_attr(&self, name: &[u8]) -> Result<AttrData> {
         locked(|| unsafe { read_attr(self.obj.id(), &self.path, name) })
+    }
+}
+
+/// The fast read path for a dataset, if its storage allows one.
+unsafe fn fast_layout(
+    dset: hid_t,
+    dcpl: hid_t,
+    mem_type: hid_t,
+    layout: Layout,
+    chunks: &Option<Vec<u64>>,
+    filters: &[Filter],
+    itemsize: usize,
+) -> Option<super::fast::FastLayout> {
+    use super::fast::FastLayout;
+    match layout {
+        Layout::Contiguous => {
+            if H5Pget_external_count(dcpl) != 0 || !filters.is_empty() {
+                return None;
+            }
+            let addr = H5Dget_offset(dset);
+            (addr != hdf5_sys::h5::HADDR_UNDEF).then_some(FastLayout::Contiguous { addr })
+        }
+        Layout::Chunked => {
+            let list: Vec<(i32, Vec<u32>)> =
+                filters.iter().map(|f| (f.id, f.params.clone())).collect();
+            let steps = super::filters::pipeline(&list, itemsize)?;
+            let mut fill = vec![0u8; itemsize];
+            if H5Pget_fill_value(dcpl, mem_type, fill.as_mut_ptr().cast()) < 0 {
+                fill.fill(0);
+            }
+            Some(FastLayout::Chunked {
+                chunk: chunks.clone()?,
+                steps,
+                fill,
+            })
+        }
+        _ => None,
     }
 }
 
