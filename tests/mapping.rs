@@ -605,7 +605,10 @@ with h5py.File({:?}, 'w', userblock_size=1024) as f:
     d = f.create_dataset('sparse', shape=(50, 40), dtype='<f8', chunks=(16, 16), fillvalue=3.5)
     d[0:10, 0:10] = 1.0
     d[40:50, 30:40] = 2.0
-    f.create_dataset('lzf', data=np.arange(500, dtype='<u4'), chunks=(64,), compression='lzf')",
+    f.create_dataset('lzf', data=np.arange(500, dtype='<u4'), chunks=(64,), compression='lzf')
+    c = f.create_dataset('chunked_1d', shape=(1000,), dtype='>u4', chunks=(64,), fillvalue=7)
+    c[100:300] = np.arange(200)
+    c[900:] = 5",
             file.to_str().unwrap()
         ),
     ]);
@@ -615,7 +618,7 @@ with h5py.File({:?}, 'w', userblock_size=1024) as f:
         String::from_utf8_lossy(&out.stderr)
     );
     let m = Mount::new(&file);
-    for ds in ["contig", "chunked", "gzip", "shuffle_gzip", "sparse", "lzf"] {
+    for ds in ["contig", "chunked", "chunked_1d", "gzip", "shuffle_gzip", "sparse", "lzf"] {
         let want = h5py_bytes(&file, &format!("/{ds}"));
         let p = m.path(ds);
         assert_eq!(std::fs::read(&p).unwrap(), want, "{ds}: whole file");

@@ -188,9 +188,9 @@ pub struct Fs {
     /// Identity of the root group.
     root_key: (u64, u64),
     /// The file, opened read-only for direct reads (read-only mounts only).
-    direct: Option<std::fs::File>,
+    direct: Option<Arc<std::fs::File>>,
     /// Decoded chunks of direct reads.
-    chunks: crate::h5::ChunkCache,
+    chunks: Arc<crate::h5::ChunkCache>,
     /// Every request holds this shared while it uses HDF5 objects; reopening
     /// the file (see [`Fs::sync_to_disk`]) holds it exclusively.
     gate: std::sync::RwLock<()>,
@@ -221,9 +221,9 @@ impl Fs {
             direct: if opts.writable {
                 None
             } else {
-                std::fs::File::open(path).ok()
+                std::fs::File::open(path).ok().map(Arc::new)
             },
-            chunks: crate::h5::ChunkCache::new(opts.chunk_cache_bytes),
+            chunks: Arc::new(crate::h5::ChunkCache::new(opts.chunk_cache_bytes)),
             file_mtime: meta
                 .as_ref()
                 .and_then(|m| m.modified().ok())

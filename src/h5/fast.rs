@@ -11,11 +11,11 @@
 //! storage) goes through `H5Dread`. Only read-only mounts use this: on a
 //! writable one libhdf5 may hold changes not yet on disk.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use rayon::prelude::*;
 
@@ -51,10 +51,12 @@ pub fn next_dataset_id() -> u64 {
 
 type ChunkKey = (u64, Vec<u64>);
 
-/// Decoded chunks, most recently used kept, within a byte budget.
+/// Decoded chunks, most recently used kept, within a byte budget. A chunk
+/// being decoded is marked, so others wait for it instead of decoding it twice.
 pub struct ChunkCache {
     budget: usize,
     inner: Mutex<CacheInner>,
+    decoded: Condvar,
 }
 
 #[derive(Default)]
@@ -62,31 +64,62 @@ struct CacheInner {
     map: HashMap<ChunkKey, Arc<Vec<u8>>>,
     order: VecDeque<ChunkKey>,
     bytes: usize,
+    inflight: HashSet<ChunkKey>,
 }
+
+/// Chunks decoded ahead of a sequential reader, in the background.
+const PREFETCH: u64 = 2;
 
 impl ChunkCache {
     pub fn new(budget: usize) -> ChunkCache {
         ChunkCache {
             budget,
             inner: Mutex::new(CacheInner::default()),
+            decoded: Condvar::new(),
         }
     }
 
-    fn get(&self, key: &ChunkKey) -> Option<Arc<Vec<u8>>> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map
-            .get(key)
-            .cloned()
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn put(&self, key: ChunkKey, data: Arc<Vec<u8>>) {
-        if data.len() > self.budget {
-            return;
+    /// The chunk from the cache, else made by `make` (once, however many ask).
+    fn get_or_make(
+        &self,
+        key: &ChunkKey,
+        make: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Result<Arc<Vec<u8>>> {
+        let mut c = self.lock();
+        loop {
+            if let Some(d) = c.map.get(key) {
+                return Ok(d.clone());
+            }
+            if !c.inflight.contains(key) {
+                break;
+            }
+            c = self.decoded.wait(c).unwrap_or_else(|e| e.into_inner());
         }
-        let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if c.map.contains_key(&key) {
+        c.inflight.insert(key.clone());
+        drop(c);
+        let made = make().map(Arc::new);
+        let mut c = self.lock();
+        c.inflight.remove(key);
+        if let Ok(d) = &made {
+            self.insert(&mut c, key.clone(), d.clone());
+        }
+        drop(c);
+        self.decoded.notify_all();
+        made
+    }
+
+    /// Whether the chunk is cached or being decoded.
+    fn known(&self, key: &ChunkKey) -> bool {
+        let c = self.lock();
+        c.map.contains_key(key) || c.inflight.contains(key)
+    }
+
+    fn insert(&self, c: &mut CacheInner, key: ChunkKey, data: Arc<Vec<u8>>) {
+        if data.len() > self.budget || c.map.contains_key(&key) {
             return;
         }
         c.bytes += data.len();
@@ -132,10 +165,10 @@ impl Dataset {
     /// Read elements `[first, end)` directly if the dataset allows it
     /// (see the module docs); None means "use `read_elements`".
     pub fn read_fast(
-        &self,
-        file: &File,
+        self: &Arc<Self>,
+        file: &Arc<File>,
         base: u64,
-        cache: &ChunkCache,
+        cache: &Arc<ChunkCache>,
         first: u64,
         end: u64,
     ) -> Option<Result<Vec<u8>>> {
@@ -145,40 +178,106 @@ impl Dataset {
         if first >= end {
             return Some(Ok(Vec::new()));
         }
-        let io = |e: std::io::Error| {
-            H5Error::new(
-                ErrorKind::Other,
-                format!("{}: read failed: {e}", String::from_utf8_lossy(&self.path)),
-            )
-        };
         Some(match layout {
             FastLayout::Contiguous { addr } => {
                 let mut buf = vec![0u8; ((end - first) as usize) * itemsize];
                 file.read_exact_at(&mut buf, addr + first * itemsize as u64)
                     .map(|_| buf)
-                    .map_err(io)
+                    .map_err(|e| self.io_error(e))
             }
-            FastLayout::Chunked { chunk, steps, fill } => {
-                self.read_chunked(file, base, cache, first, end, chunk, steps, fill)
+            FastLayout::Chunked { chunk, steps, .. } => {
+                if steps.is_empty() && chunk.len() == 1 {
+                    self.read_unfiltered_1d(file, base, first, end, chunk[0])
+                } else {
+                    self.read_chunked(file, base, cache, first, end)
+                }
             }
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn read_chunked(
+    fn io_error(&self, e: std::io::Error) -> H5Error {
+        H5Error::new(
+            ErrorKind::Other,
+            format!("{}: read failed: {e}", String::from_utf8_lossy(&self.path)),
+        )
+    }
+
+    fn fill(&self) -> &[u8] {
+        match &self.fast {
+            Some(FastLayout::Chunked { fill, .. }) => fill,
+            _ => &[],
+        }
+    }
+
+    /// Unfiltered 1-D chunks: each chunk's part of the range is one run in
+    /// the file, read straight into place (no chunk cache needed).
+    fn read_unfiltered_1d(
         &self,
         file: &File,
         base: u64,
-        cache: &ChunkCache,
         first: u64,
         end: u64,
-        chunk: &[u64],
-        steps: &[Step],
-        fill: &[u8],
+        chunk: u64,
     ) -> Result<Vec<u8>> {
+        let itemsize = self.meta.ty.size() as u64;
+        let mut out = vec![0u8; ((end - first) * itemsize) as usize];
+        let mut at = first;
+        while at < end {
+            let grid = at / chunk.max(1);
+            let stop = ((grid + 1) * chunk).min(end);
+            let dst = &mut out[((at - first) * itemsize) as usize..((stop - first) * itemsize) as usize];
+            match self.chunk_location(&[grid], &[chunk])? {
+                Some((addr, _, _)) => {
+                    let from = base + addr + (at - grid * chunk) * itemsize;
+                    file.read_exact_at(dst, from).map_err(|e| self.io_error(e))?;
+                }
+                None => {
+                    for el in dst.chunks_mut(itemsize as usize) {
+                        el.copy_from_slice(self.fill());
+                    }
+                }
+            }
+            at = stop;
+        }
+        Ok(out)
+    }
+
+    /// One whole chunk, decoded (the fill value if it was never written).
+    fn load_chunk(&self, file: &File, base: u64, grid: &[u64]) -> Result<Vec<u8>> {
+        let Some(FastLayout::Chunked { chunk, steps, fill }) = &self.fast else {
+            return Err(H5Error::new(ErrorKind::Other, "not a chunked dataset"));
+        };
+        let itemsize = self.meta.ty.size();
+        let chunk_bytes = chunk.iter().product::<u64>() as usize * itemsize;
+        match self.chunk_location(grid, chunk)? {
+            None => Ok(fill.repeat(chunk_bytes / itemsize.max(1))),
+            Some((addr, size, mask)) => {
+                let mut stored = vec![0u8; size as usize];
+                file.read_exact_at(&mut stored, base + addr)
+                    .map_err(|e| self.io_error(e))?;
+                decode(stored, steps, mask, chunk_bytes).map_err(|e| {
+                    H5Error::new(
+                        ErrorKind::Other,
+                        format!("{}: chunk {grid:?}: {e}", String::from_utf8_lossy(&self.path)),
+                    )
+                })
+            }
+        }
+    }
+
+    fn read_chunked(
+        self: &Arc<Self>,
+        file: &Arc<File>,
+        base: u64,
+        cache: &Arc<ChunkCache>,
+        first: u64,
+        end: u64,
+    ) -> Result<Vec<u8>> {
+        let Some(FastLayout::Chunked { chunk, .. }) = &self.fast else {
+            return Err(H5Error::new(ErrorKind::Other, "not a chunked dataset"));
+        };
         let itemsize = self.meta.ty.size();
         let shape = self.meta.shape.clone().unwrap_or_default();
-        let chunk_bytes = chunk.iter().product::<u64>() as usize * itemsize;
         let blocks = element_range_to_blocks(&shape, first, end);
         let mut needed: Vec<Vec<u64>> = Vec::new();
         for b in &blocks {
@@ -189,37 +288,17 @@ impl Dataset {
             }
         }
         let load = |grid: &Vec<u64>| -> Result<(Vec<u64>, Arc<Vec<u8>>)> {
-            let key = (self.uid, grid.clone());
-            if let Some(d) = cache.get(&key) {
-                return Ok((grid.clone(), d));
-            }
-            let data = match self.chunk_location(grid, chunk)? {
-                None => fill.repeat(chunk_bytes / itemsize.max(1)),
-                Some((addr, size, mask)) => {
-                    let mut stored = vec![0u8; size as usize];
-                    file.read_exact_at(&mut stored, base + addr).map_err(|e| {
-                        H5Error::new(ErrorKind::Other, format!("chunk read failed: {e}"))
-                    })?;
-                    decode(&stored, steps, mask, chunk_bytes).map_err(|e| {
-                        H5Error::new(
-                            ErrorKind::Other,
-                            format!(
-                                "{}: chunk {grid:?}: {e}",
-                                String::from_utf8_lossy(&self.path)
-                            ),
-                        )
-                    })?
-                }
-            };
-            let data = Arc::new(data);
-            cache.put(key, data.clone());
-            Ok((grid.clone(), data))
+            let d = cache.get_or_make(&(self.uid, grid.clone()), || self.load_chunk(file, base, grid))?;
+            Ok((grid.clone(), d))
         };
         let chunks: HashMap<Vec<u64>, Arc<Vec<u8>>> = if needed.len() > 1 {
             needed.par_iter().map(load).collect::<Result<_>>()?
         } else {
             needed.iter().map(load).collect::<Result<_>>()?
         };
+        if let Some(last) = needed.last() {
+            self.prefetch_after(last, chunk, &shape, file, base, cache);
+        }
         let mut out = vec![0u8; ((end - first) as usize) * itemsize];
         let mut pos = 0usize;
         for b in &blocks {
@@ -232,5 +311,47 @@ impl Dataset {
             pos += n;
         }
         Ok(out)
+    }
+
+    /// Decode the chunks after `last` (in C order over the chunk grid) in
+    /// the background, for a reader going on sequentially.
+    fn prefetch_after(
+        self: &Arc<Self>,
+        last: &[u64],
+        chunk: &[u64],
+        shape: &[u64],
+        file: &Arc<File>,
+        base: u64,
+        cache: &Arc<ChunkCache>,
+    ) {
+        let grid_dims: Vec<u64> = shape
+            .iter()
+            .zip(chunk)
+            .map(|(s, c)| s.div_ceil((*c).max(1)))
+            .collect();
+        let mut next = last.to_vec();
+        for _ in 0..PREFETCH {
+            // C-order successor on the chunk grid.
+            let mut d = next.len();
+            loop {
+                if d == 0 {
+                    return;
+                }
+                d -= 1;
+                next[d] += 1;
+                if next[d] < grid_dims[d] {
+                    break;
+                }
+                next[d] = 0;
+            }
+            let key = (self.uid, next.clone());
+            if cache.known(&key) {
+                continue;
+            }
+            let (ds, file, cache, grid) = (self.clone(), file.clone(), cache.clone(), next.clone());
+            rayon::spawn(move || {
+                let _ = cache.get_or_make(&(ds.uid, grid.clone()), || ds.load_chunk(&file, base, &grid));
+            });
+        }
     }
 }

@@ -29,8 +29,8 @@ pub fn pipeline(filters: &[(i32, Vec<u32>)], itemsize: usize) -> Option<Vec<Step
 
 /// Undo `steps` (in storage order; bit i of `skipped` set = step i was not
 /// applied to this chunk) on `stored`, giving `size` bytes.
-pub fn decode(stored: &[u8], steps: &[Step], skipped: u32, size: usize) -> Result<Vec<u8>, String> {
-    let mut data = stored.to_vec();
+pub fn decode(stored: Vec<u8>, steps: &[Step], skipped: u32, size: usize) -> Result<Vec<u8>, String> {
+    let mut data = stored;
     for (i, step) in steps.iter().enumerate().rev() {
         if skipped & (1 << i) != 0 {
             continue;
@@ -115,11 +115,11 @@ mod tests {
         let data: Vec<u8> = (0..4000u32).flat_map(|i| (i / 3).to_le_bytes()).collect();
         let stored = zlib(&shuffle(&data, 4));
         let steps = [Step::Shuffle(4), Step::Deflate];
-        assert_eq!(decode(&stored, &steps, 0, data.len()).unwrap(), data);
+        assert_eq!(decode(stored.clone(), &steps, 0, data.len()).unwrap(), data);
         // A chunk stored without the deflate step (bit 1 set).
         let unzipped = shuffle(&data, 4);
-        assert_eq!(decode(&unzipped, &steps, 0b10, data.len()).unwrap(), data);
-        assert!(decode(b"not zlib", &steps, 0, data.len()).is_err());
+        assert_eq!(decode(unzipped, &steps, 0b10, data.len()).unwrap(), data);
+        assert!(decode(b"not zlib".to_vec(), &steps, 0, data.len()).is_err());
     }
 
     #[test]
