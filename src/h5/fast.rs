@@ -225,11 +225,13 @@ impl Dataset {
         while at < end {
             let grid = at / chunk.max(1);
             let stop = ((grid + 1) * chunk).min(end);
-            let dst = &mut out[((at - first) * itemsize) as usize..((stop - first) * itemsize) as usize];
+            let dst =
+                &mut out[((at - first) * itemsize) as usize..((stop - first) * itemsize) as usize];
             match self.chunk_location(&[grid], &[chunk])? {
                 Some((addr, _, _)) => {
                     let from = base + addr + (at - grid * chunk) * itemsize;
-                    file.read_exact_at(dst, from).map_err(|e| self.io_error(e))?;
+                    file.read_exact_at(dst, from)
+                        .map_err(|e| self.io_error(e))?;
                 }
                 None => {
                     for el in dst.chunks_mut(itemsize as usize) {
@@ -258,7 +260,10 @@ impl Dataset {
                 decode(stored, steps, mask, chunk_bytes).map_err(|e| {
                     H5Error::new(
                         ErrorKind::Other,
-                        format!("{}: chunk {grid:?}: {e}", String::from_utf8_lossy(&self.path)),
+                        format!(
+                            "{}: chunk {grid:?}: {e}",
+                            String::from_utf8_lossy(&self.path)
+                        ),
                     )
                 })
             }
@@ -288,7 +293,9 @@ impl Dataset {
             }
         }
         let load = |grid: &Vec<u64>| -> Result<(Vec<u64>, Arc<Vec<u8>>)> {
-            let d = cache.get_or_make(&(self.uid, grid.clone()), || self.load_chunk(file, base, grid))?;
+            let d = cache.get_or_make(&(self.uid, grid.clone()), || {
+                self.load_chunk(file, base, grid)
+            })?;
             Ok((grid.clone(), d))
         };
         let chunks: HashMap<Vec<u64>, Arc<Vec<u8>>> = if needed.len() > 1 {
@@ -350,7 +357,9 @@ impl Dataset {
             }
             let (ds, file, cache, grid) = (self.clone(), file.clone(), cache.clone(), next.clone());
             rayon::spawn(move || {
-                let _ = cache.get_or_make(&(ds.uid, grid.clone()), || ds.load_chunk(&file, base, &grid));
+                let _ = cache.get_or_make(&(ds.uid, grid.clone()), || {
+                    ds.load_chunk(&file, base, &grid)
+                });
             });
         }
     }

@@ -29,7 +29,12 @@ pub fn pipeline(filters: &[(i32, Vec<u32>)], itemsize: usize) -> Option<Vec<Step
 
 /// Undo `steps` (in storage order; bit i of `skipped` set = step i was not
 /// applied to this chunk) on `stored`, giving `size` bytes.
-pub fn decode(stored: Vec<u8>, steps: &[Step], skipped: u32, size: usize) -> Result<Vec<u8>, String> {
+pub fn decode(
+    stored: Vec<u8>,
+    steps: &[Step],
+    skipped: u32,
+    size: usize,
+) -> Result<Vec<u8>, String> {
     let mut data = stored;
     for (i, step) in steps.iter().enumerate().rev() {
         if skipped & (1 << i) != 0 {
@@ -69,14 +74,31 @@ pub fn unshuffle(data: &[u8], elem: usize) -> Vec<u8> {
     }
     let n = data.len() / elem;
     let mut out = vec![0u8; data.len()];
-    for j in 0..elem {
-        let src = &data[j * n..(j + 1) * n];
-        for (i, b) in src.iter().enumerate() {
-            out[i * elem + j] = *b;
+    // Gather each element from its byte planes: one sequential pass over the
+    // output; the common sizes get a fixed-size inner loop.
+    match elem {
+        2 => gather::<2>(data, &mut out, n),
+        4 => gather::<4>(data, &mut out, n),
+        8 => gather::<8>(data, &mut out, n),
+        _ => {
+            for (i, el) in out[..n * elem].chunks_exact_mut(elem).enumerate() {
+                for (j, b) in el.iter_mut().enumerate() {
+                    *b = data[j * n + i];
+                }
+            }
         }
     }
     out[n * elem..].copy_from_slice(&data[n * elem..]);
     out
+}
+
+fn gather<const E: usize>(data: &[u8], out: &mut [u8], n: usize) {
+    let planes: [&[u8]; E] = std::array::from_fn(|j| &data[j * n..(j + 1) * n]);
+    for (i, el) in out[..n * E].chunks_exact_mut(E).enumerate() {
+        for j in 0..E {
+            el[j] = planes[j][i];
+        }
+    }
 }
 
 #[cfg(test)]
@@ -105,8 +127,14 @@ mod tests {
 
     #[test]
     fn shuffle_round_trips_with_a_tail() {
-        let data: Vec<u8> = (0..23).collect();
-        assert_eq!(unshuffle(&shuffle(&data, 4), 4), data);
+        let data: Vec<u8> = (0..103).map(|i| (i * 7) as u8).collect();
+        for elem in [2, 3, 4, 8, 16] {
+            assert_eq!(
+                unshuffle(&shuffle(&data, elem), elem),
+                data,
+                "element size {elem}"
+            );
+        }
         assert_eq!(unshuffle(&data, 1), data);
     }
 
