@@ -484,17 +484,11 @@ fn concurrent_readers_get_correct_bytes() {
     }
     let t = TempDir::new("concurrent");
     let file = t.path().join("big.h5");
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py, numpy as np\nrng = np.random.default_rng(7)\nwith h5py.File({:?}, 'w') as f:\n    f['contig'] = rng.random((512, 1024))\n    f.create_dataset('gzip', data=rng.integers(0, 1000, (700, 777)).astype('>i4'), chunks=(64, 100), compression='gzip', shuffle=True)",
-            file.to_str().unwrap()
-        ),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    make_h5(
+        &file,
+        "rng = np.random.default_rng(7)
+f['contig'] = rng.random((512, 1024))
+f.create_dataset('gzip', data=rng.integers(0, 1000, (700, 777)).astype('>i4'), chunks=(64, 100), compression='gzip', shuffle=True)",
     );
     let want_c = h5py_bytes(&file, "/contig");
     let want_g = h5py_bytes(&file, "/gzip");
@@ -563,17 +557,9 @@ fn a_link_back_to_the_root_is_a_symlink_to_it() {
     }
     let t = TempDir::new("rootlink");
     let file = t.path().join("cycle.h5");
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py\nwith h5py.File({:?}, 'w') as f:\n    g = f.create_group('g')\n    g['root'] = f['/']\n    g['x'] = [1]",
-            file.to_str().unwrap()
-        ),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    make_h5(
+        &file,
+        "g = f.create_group('g')\ng['root'] = f['/']\ng['x'] = [1]",
     );
     let m = Mount::new(&file);
     assert_eq!(
@@ -618,7 +604,15 @@ with h5py.File({:?}, 'w', userblock_size=1024) as f:
         String::from_utf8_lossy(&out.stderr)
     );
     let m = Mount::new(&file);
-    for ds in ["contig", "chunked", "chunked_1d", "gzip", "shuffle_gzip", "sparse", "lzf"] {
+    for ds in [
+        "contig",
+        "chunked",
+        "chunked_1d",
+        "gzip",
+        "shuffle_gzip",
+        "sparse",
+        "lzf",
+    ] {
         let want = h5py_bytes(&file, &format!("/{ds}"));
         let p = m.path(ds);
         assert_eq!(std::fs::read(&p).unwrap(), want, "{ds}: whole file");
