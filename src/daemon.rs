@@ -271,7 +271,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
     // Signals go to one thread that unmounts; block them before threads start.
     let sigset = block_signals();
     let mut session = fuser::Session::new(
-        H5Fuse::new(fs.clone(), opts.read_write),
+        H5Fuse::new(fs.clone(), opts.read_write, opts.direct_io),
         &args.mountpoint,
         &config,
     )

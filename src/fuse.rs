@@ -28,14 +28,17 @@ const IO_SIZE: u32 = 1 << 20;
 pub struct H5Fuse {
     fs: Arc<Fs>,
     writable: bool,
+    /// Reads bypass the kernel page cache (`-o direct_io`).
+    direct_io: bool,
     ttl: Duration,
 }
 
 impl H5Fuse {
-    pub fn new(fs: Arc<Fs>, writable: bool) -> Self {
+    pub fn new(fs: Arc<Fs>, writable: bool, direct_io: bool) -> Self {
         H5Fuse {
             fs,
             writable,
+            direct_io,
             ttl: if writable { TTL_RW } else { TTL_RO },
         }
     }
@@ -48,9 +51,10 @@ impl H5Fuse {
     }
 
     /// Reads of a read-only mount may be cached by the kernel across opens;
-    /// a writable mount goes to h5fs every time (sizes change by whole rows).
+    /// a writable mount goes to h5fs every time (sizes change by whole rows),
+    /// and so does `-o direct_io` (faster single reads, no cache for re-reads).
     fn open_flags(&self) -> FopenFlags {
-        if self.writable {
+        if self.writable || self.direct_io {
             FopenFlags::FOPEN_DIRECT_IO
         } else {
             FopenFlags::FOPEN_KEEP_CACHE

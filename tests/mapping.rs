@@ -603,7 +603,14 @@ with h5py.File({:?}, 'w', userblock_size=1024) as f:
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let m = Mount::new(&file);
+    // Through the page cache (the default) and with -o direct_io.
+    for opts in [&[][..], &["-o", "ro,direct_io"][..]] {
+        let m = Mount::with(&file, opts, &[]);
+        check_every_layout(&m, &file);
+    }
+}
+
+fn check_every_layout(m: &Mount, file: &Path) {
     for ds in [
         "contig",
         "chunked",
@@ -613,7 +620,7 @@ with h5py.File({:?}, 'w', userblock_size=1024) as f:
         "sparse",
         "lzf",
     ] {
-        let want = h5py_bytes(&file, &format!("/{ds}"));
+        let want = h5py_bytes(file, &format!("/{ds}"));
         let p = m.path(ds);
         assert_eq!(std::fs::read(&p).unwrap(), want, "{ds}: whole file");
         let f = std::fs::File::open(&p).unwrap();
