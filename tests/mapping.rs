@@ -17,20 +17,10 @@ fn fixture(name: &str) -> std::path::PathBuf {
 
 /// h5py's bytes for a dataset: `ds[()].tobytes()`.
 fn h5py_bytes(file: &Path, path: &str) -> Vec<u8> {
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py, numpy, sys\nwith h5py.File({:?}, 'r') as f:\n    sys.stdout.buffer.write(numpy.asarray(f[{:?}][()]).tobytes())",
-            file.to_str().unwrap(),
-            path
-        ),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    read_h5(
+        file,
+        &format!("sys.stdout.buffer.write(np.asarray(f[{path:?}][()]).tobytes())"),
+    )
 }
 
 fn stdout_of(cmd: &str, args: &[&str]) -> Vec<u8> {
@@ -188,19 +178,8 @@ fn text_views_of_variable_length_data() {
     }
     let f = fixture("types.h5");
     let m = Mount::new(&f);
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py, sys\nf = h5py.File({:?}, 'r')\nfor s in f['/vlen/str_ascii'][()]:\n    sys.stdout.buffer.write(s.replace(b'\\\\', b'\\\\\\\\').replace(b'\\n', b'\\\\n') + b'\\n')",
-            f.to_str().unwrap()
-        ),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(std::fs::read(m.path("vlen/str_ascii")).unwrap(), out.stdout);
+    let out = read_h5(&f, "for s in f['/vlen/str_ascii'][()]:\n    sys.stdout.buffer.write(s.replace(b'\\\\', b'\\\\\\\\').replace(b'\\n', b'\\\\n') + b'\\n')");
+    assert_eq!(std::fs::read(m.path("vlen/str_ascii")).unwrap(), out);
     let seq = std::fs::read_to_string(m.path("vlen/int_seq")).unwrap();
     assert!(
         seq.lines().all(|l| l.starts_with('[') && l.ends_with(']')),
@@ -222,27 +201,15 @@ fn listing_order_links_and_inodes() {
     let f = fixture("links.h5");
     let m = Mount::new(&f);
     // ls -f lists in the order readdir gives, which is the file's own.
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py\nf = h5py.File({:?}, 'r')\ng = f['/']\nfor k in g:\n    print(k)\n    l = g.get(k, getlink=True)\n    if not isinstance(l, h5py.SoftLink) and isinstance(g.get(k), h5py.Dataset) and k + '.json' not in g:\n        print(k + '.json')",
-            f.to_str().unwrap()
-        ),
-    ]);
-    let want = String::from_utf8(out.stdout).unwrap();
+    let out = read_h5(&f, "g = f['/']\nfor k in g:\n    print(k)\n    l = g.get(k, getlink=True)\n    if not isinstance(l, h5py.SoftLink) and isinstance(g.get(k), h5py.Dataset) and k + '.json' not in g:\n        print(k + '.json')");
+    let want = String::from_utf8(out).unwrap();
     let ls = String::from_utf8(stdout_of("ls", &["-f", "-1", m.mnt.to_str().unwrap()])).unwrap();
     let got: Vec<&str> = ls.lines().filter(|l| *l != "." && *l != "..").collect();
     assert_eq!(got, want.lines().collect::<Vec<_>>());
 
     // Soft links: relative symlinks; hard links: one inode, nlink = link count.
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py\nf = h5py.File({:?}, 'r')\ndef walk(g, p):\n    for k in g:\n        l = g.get(k, getlink=True)\n        if isinstance(l, h5py.SoftLink):\n            print('soft', p + k, l.path)\n        elif isinstance(l, h5py.HardLink) and isinstance(g[k], h5py.Group):\n            walk(g[k], p + k + '/')\nwalk(f['/'], '')",
-            f.to_str().unwrap()
-        ),
-    ]);
-    let softs = String::from_utf8(out.stdout).unwrap();
+    let out = read_h5(&f, "def walk(g, p):\n    for k in g:\n        l = g.get(k, getlink=True)\n        if isinstance(l, h5py.SoftLink):\n            print('soft', p + k, l.path)\n        elif isinstance(l, h5py.HardLink) and isinstance(g[k], h5py.Group):\n            walk(g[k], p + k + '/')\nwalk(f['/'], '')");
+    let softs = String::from_utf8(out).unwrap();
     assert!(
         softs.lines().count() >= 3,
         "fixture has soft links: {softs}"
@@ -258,14 +225,8 @@ fn listing_order_links_and_inodes() {
             assert_eq!(text, target, "{path}: relative soft link kept as is");
         }
     }
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py\nf = h5py.File({:?}, 'r')\nseen = {{}}\ndef walk(g, p):\n    for k in g:\n        l = g.get(k, getlink=True)\n        if isinstance(l, h5py.HardLink):\n            o = g[k]\n            seen.setdefault(h5py.h5o.get_info(o.id).addr, []).append((p + k, h5py.h5o.get_info(o.id).rc))\n            if isinstance(o, h5py.Group) and len(seen[h5py.h5o.get_info(o.id).addr]) == 1:\n                walk(o, p + k + '/')\nwalk(f['/'], '')\nfor v in seen.values():\n    if len(v) > 1:\n        print(' '.join(n for n, _ in v), v[0][1])",
-            f.to_str().unwrap()
-        ),
-    ]);
-    let groups = String::from_utf8(out.stdout).unwrap();
+    let out = read_h5(&f, "seen = {}\ndef walk(g, p):\n    for k in g:\n        l = g.get(k, getlink=True)\n        if isinstance(l, h5py.HardLink):\n            o = g[k]\n            seen.setdefault(h5py.h5o.get_info(o.id).addr, []).append((p + k, h5py.h5o.get_info(o.id).rc))\n            if isinstance(o, h5py.Group) and len(seen[h5py.h5o.get_info(o.id).addr]) == 1:\n                walk(o, p + k + '/')\nwalk(f['/'], '')\nfor v in seen.values():\n    if len(v) > 1:\n        print(' '.join(n for n, _ in v), v[0][1])");
+    let groups = String::from_utf8(out).unwrap();
     assert!(!groups.is_empty(), "fixture has hard links");
     for line in groups.lines() {
         let mut names: Vec<&str> = line.split(' ').collect();
@@ -317,14 +278,8 @@ fn attributes_are_xattrs_with_the_size_protocol() {
     }
     let f = fixture("types.h5");
     let m = Mount::new(&f);
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py, numpy\nf = h5py.File({:?}, 'r')\nfor k, v in f['/attrs'].attrs.items():\n    if isinstance(v, (bytes, str)) and len(v) < 1000:\n        print(k)",
-            f.to_str().unwrap()
-        ),
-    ]);
-    let string_attrs = String::from_utf8(out.stdout).unwrap();
+    let out = read_h5(&f, "for k, v in f['/attrs'].attrs.items():\n    if isinstance(v, (bytes, str)) and len(v) < 1000:\n        print(k)");
+    let string_attrs = String::from_utf8(out).unwrap();
     let first = string_attrs
         .lines()
         .next()
@@ -442,24 +397,12 @@ fn mtime_is_the_objects_recorded_time() {
     }
     let t = TempDir::new("mtime");
     let file = t.path().join("times.h5");
-    let out = python(&[
-        "-c",
-        &format!(
-            "import h5py\nwith h5py.File({:?}, 'w') as f:\n    f.create_dataset('t', data=[1, 2], track_times=True)\n    f.create_dataset('n', data=[1, 2], track_times=False)\nwith h5py.File({:?}, 'r') as f:\n    print(h5py.h5g.get_objinfo(f.id, b'/t').mtime)",
-            file.to_str().unwrap(),
-            file.to_str().unwrap()
-        ),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    make_h5(
+        &file,
+        "f.create_dataset('t', data=[1, 2], track_times=True)\nf.create_dataset('n', data=[1, 2], track_times=False)",
     );
-    let recorded: i64 = String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let out = read_h5(&file, "print(h5py.h5g.get_objinfo(f.id, b'/t').mtime)");
+    let recorded: i64 = String::from_utf8(out).unwrap().trim().parse().unwrap();
     assert!(recorded > 0);
     // Make the file's own mtime differ from the recorded time.
     let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);

@@ -284,14 +284,13 @@ impl Dataset {
         let itemsize = self.meta.ty.size();
         let shape = self.meta.shape.clone().unwrap_or_default();
         let blocks = element_range_to_blocks(&shape, first, end);
-        let mut needed: Vec<Vec<u64>> = Vec::new();
-        for b in &blocks {
-            for g in chunks_of_block(b, chunk) {
-                if !needed.contains(&g) {
-                    needed.push(g);
-                }
-            }
-        }
+        // Chunks in first-touched order, each once (a request may span many).
+        let mut seen = HashSet::new();
+        let needed: Vec<Vec<u64>> = blocks
+            .iter()
+            .flat_map(|b| chunks_of_block(b, chunk))
+            .filter(|g| seen.insert(g.clone()))
+            .collect();
         let load = |grid: &Vec<u64>| -> Result<(Vec<u64>, Arc<Vec<u8>>)> {
             let d = cache.get_or_make(&(self.uid, grid.clone()), || {
                 self.load_chunk(file, base, grid)

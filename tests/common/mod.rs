@@ -75,22 +75,35 @@ pub fn fixtures() -> &'static Path {
     })
 }
 
-/// Write an HDF5 file at `path` with h5py: `body` is python run with `f`
-/// (the file, open for writing), `h5py` and `np` in scope.
-pub fn make_h5(path: &Path, body: &str) {
+/// Run python `body` with `f` (the HDF5 file at `path`, opened with `mode`),
+/// `h5py`, `np` and `sys` in scope; assert it succeeds; return its stdout.
+fn with_h5(path: &Path, mode: &str, body: &str) -> Vec<u8> {
     let indented: Vec<String> = body.lines().map(|l| format!("    {l}")).collect();
     let script = format!(
-        "import h5py, numpy as np\nwith h5py.File({:?}, 'w') as f:\n{}\n",
+        "import h5py, numpy as np, sys\nwith h5py.File({:?}, {mode:?}) as f:\n{}\n",
         path.to_str().unwrap(),
         indented.join("\n")
     );
     let out = python(&["-c", &script]);
     assert!(
         out.status.success(),
-        "making {}: {}",
+        "python on {} ({mode}): {}",
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
+    out.stdout
+}
+
+/// Write an HDF5 file at `path` with h5py: `body` is python run with `f`
+/// (the file, open for writing), `h5py` and `np` in scope.
+pub fn make_h5(path: &Path, body: &str) {
+    with_h5(path, "w", body);
+}
+
+/// Read the HDF5 file at `path` with h5py: the stdout of python `body` run
+/// with `f` (the file, open read-only), `h5py`, `np` and `sys` in scope.
+pub fn read_h5(path: &Path, body: &str) -> Vec<u8> {
+    with_h5(path, "r", body)
 }
 
 pub fn python(args: &[&str]) -> Output {
