@@ -4,6 +4,7 @@
 mod common;
 
 use std::ffi::CString;
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
@@ -435,7 +436,38 @@ f.create_dataset('gzip', data=rng.integers(0, 1000, (700, 777)).astype('>i4'), c
     );
     let want_c = h5py_bytes(&file, "/contig");
     let want_g = h5py_bytes(&file, "/gzip");
-    let m = Mount::new(&file);
+    // Through the page cache (the default) and with -o direct_io (read-ahead).
+    for opts in [&[][..], &["-o", "ro,direct_io"][..]] {
+        let m = Mount::with(&file, opts, &[]);
+        read_concurrently(&m, &want_c, &want_g);
+    }
+}
+
+fn read_concurrently(m: &Mount, want_c: &[u8], want_g: &[u8]) {
+    // Threads sharing one open file, each reading the next piece in turn.
+    for (name, want) in [("contig", want_c), ("gzip", want_g)] {
+        let f = std::fs::File::open(m.path(name)).unwrap();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| loop {
+                    let piece = 70_001;
+                    let off = next.fetch_add(piece, std::sync::atomic::Ordering::SeqCst);
+                    if off >= want.len() {
+                        break;
+                    }
+                    let mut buf = vec![0u8; piece];
+                    let n = f.read_at(&mut buf, off as u64).unwrap();
+                    let end = (off + piece).min(want.len());
+                    assert_eq!(n, end - off);
+                    assert!(
+                        buf[..n] == want[off..end],
+                        "{name}: shared file, wrong bytes at {off}"
+                    );
+                });
+            }
+        });
+    }
     // Several processes reading whole files at once.
     let children: Vec<_> = (0..4)
         .map(|i| {
@@ -446,16 +478,16 @@ f.create_dataset('gzip', data=rng.integers(0, 1000, (700, 777)).astype('>i4'), c
     for (i, c) in children.into_iter().enumerate() {
         let out = c.wait_with_output().unwrap();
         assert!(out.status.success());
-        let want = if i % 2 == 0 { &want_c } else { &want_g };
+        let want = if i % 2 == 0 { want_c } else { want_g };
         assert!(out.stdout == *want, "reader {i} got wrong bytes");
     }
     // Threads reading the same files at different odd offsets at once.
     std::thread::scope(|s| {
         for t in 0..6u64 {
             let (path, want) = if t % 2 == 0 {
-                (m.path("contig"), &want_c)
+                (m.path("contig"), want_c)
             } else {
-                (m.path("gzip"), &want_g)
+                (m.path("gzip"), want_g)
             };
             s.spawn(move || {
                 let f = std::fs::File::open(&path).unwrap();
@@ -566,6 +598,22 @@ fn check_every_layout(m: &Mount, file: &Path) {
         let want = h5py_bytes(file, &format!("/{ds}"));
         let p = m.path(ds);
         assert_eq!(std::fs::read(&p).unwrap(), want, "{ds}: whole file");
+        // One reader going on sequentially with requests of changing sizes
+        // (read-ahead under -o direct_io guesses the next request's size).
+        let mut f = std::fs::File::open(&p).unwrap();
+        let mut got = Vec::new();
+        for size in [100, 100, 37, 400, 4096, 3, 3, 9000, 1, 65536]
+            .iter()
+            .cycle()
+        {
+            let mut buf = vec![0u8; *size];
+            let n = f.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got == want, "{ds}: sequential reads of changing sizes");
         let f = std::fs::File::open(&p).unwrap();
         let mut state = 99u64;
         for _ in 0..200 {

@@ -5,6 +5,7 @@
 //! Reading lives here; changes (on `-o rw` mounts) in [`write`], and writes
 //! that are applied when the file is closed in [`stage`].
 
+mod ahead;
 mod stage;
 mod write;
 
@@ -142,6 +143,10 @@ pub struct FsOptions {
     pub writable: bool,
     /// Budget of the decoded-chunk cache.
     pub chunk_cache_bytes: usize,
+    /// Read the next range of a sequential reader while its current one is
+    /// answered (for reads that bypass the kernel's page cache; read-only
+    /// mounts only, where bytes read ahead cannot go stale).
+    pub read_ahead: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,6 +196,9 @@ pub struct Fs {
     direct: Option<Arc<std::fs::File>>,
     /// Decoded chunks of direct reads.
     chunks: Arc<crate::h5::ChunkCache>,
+    /// Bytes held by read-ahead, and its threads (see [`FsOptions::read_ahead`]).
+    read_ahead_held: Arc<std::sync::atomic::AtomicUsize>,
+    read_ahead_workers: Option<ahead::Workers>,
     /// Every request holds this shared while it uses HDF5 objects; reopening
     /// the file (see [`Fs::sync_to_disk`]) holds it exclusively.
     gate: std::sync::RwLock<()>,
@@ -224,6 +232,17 @@ impl Fs {
                 std::fs::File::open(path).ok().map(Arc::new)
             },
             chunks: Arc::new(crate::h5::ChunkCache::new(opts.chunk_cache_bytes)),
+            read_ahead_held: Default::default(),
+            read_ahead_workers: if opts.read_ahead && !opts.writable {
+                Some(ahead::Workers::start(2).map_err(|e| {
+                    crate::h5::H5Error::new(
+                        crate::h5::ErrorKind::Other,
+                        format!("cannot start read-ahead threads: {e}"),
+                    )
+                })?)
+            } else {
+                None
+            },
             file_mtime: meta
                 .as_ref()
                 .and_then(|m| m.modified().ok())

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use log::{error, info};
 
+use super::ahead::ReadAhead;
 use super::stage::{Staging, Target};
 use super::{io, join, show, Attr, Error, Fs, Result};
 use crate::encode::descr::descr;
@@ -49,6 +50,8 @@ struct Handle {
     /// Opened for writing: only such handles apply staged bytes.
     writable: bool,
     staged: Option<Arc<Mutex<Staging>>>,
+    /// Read-ahead of a read-only handle (see [`FsOptions::read_ahead`]).
+    ahead: Option<Arc<ReadAhead>>,
 }
 
 /// Open file handles and the staging they share per inode.
@@ -108,7 +111,13 @@ impl Handles {
         lock(&self.staging).get(&ino).map(|s| lock(s).len())
     }
 
-    fn add(&self, ino: Ino, writable: bool, staged: Option<Arc<Mutex<Staging>>>) -> u64 {
+    fn add(
+        &self,
+        ino: Ino,
+        writable: bool,
+        staged: Option<Arc<Mutex<Staging>>>,
+        ahead: Option<Arc<ReadAhead>>,
+    ) -> u64 {
         if let Some(s) = &staged {
             lock(s).handles += 1;
         }
@@ -119,6 +128,7 @@ impl Handles {
                 ino,
                 writable,
                 staged,
+                ahead,
             },
         );
         fh
@@ -272,7 +282,9 @@ impl Fs {
                 NodeKind::Pending => lock(&self.handles.staging).get(&ino).cloned(),
                 _ => None,
             };
-            return Ok(self.handles.add(ino, false, staged));
+            let ahead = (self.read_ahead_workers.is_some() && staged.is_none())
+                .then(|| Arc::new(ReadAhead::new(self.read_ahead_held.clone())));
+            return Ok(self.handles.add(ino, false, staged, ahead));
         }
         self.writable()?;
         self.changeable(&node)?;
@@ -349,7 +361,7 @@ impl Fs {
                 return Err(Error::Invalid("not a file".into()))
             }
         };
-        Ok(self.handles.add(ino, true, staged))
+        Ok(self.handles.add(ino, true, staged, None))
     }
 
     /// Objects of external files cannot be changed through the mount.
@@ -412,7 +424,7 @@ impl Fs {
             };
             let s = self.new_staging(target, &[])?;
             lock(&self.handles.staging).insert(ino, s.clone());
-            let fh = self.handles.add(ino, true, Some(s));
+            let fh = self.handles.add(ino, true, Some(s), None);
             return Ok((self.getattr(ino)?, fh));
         }
         // Any other file becomes bytes: a growable 1-D uint8 dataset.
@@ -427,7 +439,7 @@ impl Fs {
         lock(&self.handles.created_raw).insert((info.file, info.addr));
         self.changed_dir(parent);
         let entry = self.entry(parent, name)?;
-        let fh = self.handles.add(entry.ino, true, None);
+        let fh = self.handles.add(entry.ino, true, None, None);
         Ok((self.getattr(entry.ino)?, fh))
     }
 
@@ -450,15 +462,40 @@ impl Fs {
         Ok(if h.writable { h.staged.clone() } else { None })
     }
 
-    /// Read through a handle: staged bytes where the handle stages, else the file's.
-    pub fn read_handle(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
-        let (ino, staged) = self.handle(fh)?;
+    /// Read through a handle: staged bytes where the handle stages, else the
+    /// file's, read ahead for a sequential reader where the handle does that.
+    pub fn read_handle(self: &Arc<Self>, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        let (ino, staged, ahead) = {
+            let open = lock(&self.handles.open);
+            let h = open.get(&fh).ok_or(Error::BadHandle)?;
+            (h.ino, h.staged.clone(), h.ahead.clone())
+        };
         if let Some(s) = staged {
             return lock(&s)
                 .read_at(offset, size as usize)
                 .map_err(|e| Error::Io(e.to_string()));
         }
-        self.read(ino, offset, size)
+        let Some(ra) = ahead else {
+            return self.read(ino, offset, size);
+        };
+        let data = match ra.take(offset, size as u64) {
+            Some(d) => d,
+            None => self.read(ino, offset, size)?,
+        };
+        if let (Some((at, n)), Some(workers)) = (
+            ra.next(offset, size as u64, data.len() as u64),
+            &self.read_ahead_workers,
+        ) {
+            let fs = self.clone();
+            workers.run(move || {
+                let got = {
+                    let _g = fs.gate();
+                    fs.read(ino, at, n as u32).ok()
+                };
+                ra.fill(at, n, got);
+            });
+        }
+        Ok(data)
     }
 
     pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {

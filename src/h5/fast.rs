@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -40,6 +40,51 @@ pub enum FastLayout {
         steps: Vec<Step>,
         fill: Vec<u8>,
     },
+}
+
+/// Append `len` bytes of `file` at `offset` to `out`, reading straight into
+/// its spare capacity (no zeroing first: reads are up to 1 MiB each). A file
+/// shorter than that is an `UnexpectedEof` error and leaves `out` as it was.
+pub fn pread_append(
+    out: &mut Vec<u8>,
+    file: &File,
+    len: usize,
+    offset: u64,
+) -> std::io::Result<()> {
+    let start = out.len();
+    out.reserve(len);
+    let mut done = 0usize;
+    while done < len {
+        let spare = out.spare_capacity_mut();
+        let want = len - done;
+        // SAFETY: the kernel writes at most `want` bytes into the spare
+        // capacity reserved above (`want` <= its length); `set_len` below only
+        // covers bytes it reported written.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                spare.as_mut_ptr().cast(),
+                want.min(spare.len()),
+                (offset + done as u64) as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            out.truncate(start);
+            return Err(e);
+        }
+        if n == 0 {
+            out.truncate(start);
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        // SAFETY: `n` bytes after the old length were just initialised.
+        unsafe { out.set_len(out.len() + n as usize) };
+        done += n as usize;
+    }
+    Ok(())
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -180,8 +225,9 @@ impl Dataset {
         }
         Some(match layout {
             FastLayout::Contiguous { addr } => {
-                let mut buf = vec![0u8; ((end - first) as usize) * itemsize];
-                file.read_exact_at(&mut buf, addr + first * itemsize as u64)
+                let mut buf = Vec::new();
+                let len = ((end - first) as usize) * itemsize;
+                pread_append(&mut buf, file, len, addr + first * itemsize as u64)
                     .map(|_| buf)
                     .map_err(|e| self.io_error(e))
             }
@@ -220,22 +266,20 @@ impl Dataset {
         chunk: u64,
     ) -> Result<Vec<u8>> {
         let itemsize = self.meta.ty.size() as u64;
-        let mut out = vec![0u8; ((end - first) * itemsize) as usize];
+        let mut out = Vec::with_capacity(((end - first) * itemsize) as usize);
         let mut at = first;
         while at < end {
             let grid = at / chunk.max(1);
             let stop = ((grid + 1) * chunk).min(end);
-            let dst =
-                &mut out[((at - first) * itemsize) as usize..((stop - first) * itemsize) as usize];
             match self.chunk_location(&[grid], &[chunk])? {
                 Some((addr, _, _)) => {
                     let from = base + addr + (at - grid * chunk) * itemsize;
-                    file.read_exact_at(dst, from)
+                    pread_append(&mut out, file, ((stop - at) * itemsize) as usize, from)
                         .map_err(|e| self.io_error(e))?;
                 }
                 None => {
-                    for el in dst.chunks_mut(itemsize as usize) {
-                        el.copy_from_slice(self.fill());
+                    for _ in at..stop {
+                        out.extend_from_slice(self.fill());
                     }
                 }
             }
@@ -254,8 +298,8 @@ impl Dataset {
         match self.chunk_location(grid, chunk)? {
             None => Ok(fill.repeat(chunk_bytes / itemsize.max(1))),
             Some((addr, size, mask)) => {
-                let mut stored = vec![0u8; size as usize];
-                file.read_exact_at(&mut stored, base + addr)
+                let mut stored = Vec::new();
+                pread_append(&mut stored, file, size as usize, base + addr)
                     .map_err(|e| self.io_error(e))?;
                 decode(stored, steps, mask, chunk_bytes).map_err(|e| {
                     H5Error::new(
@@ -361,5 +405,46 @@ impl Dataset {
                 });
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn temp_file(bytes: &[u8]) -> File {
+        let path = std::env::temp_dir().join(format!(
+            "h5fs-pread-{}-{}",
+            std::process::id(),
+            next_dataset_id()
+        ));
+        File::create(&path).unwrap().write_all(bytes).unwrap();
+        let f = File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
+
+    #[test]
+    fn pread_append_reads_at_offset_after_existing_bytes() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(3 << 20).collect();
+        let f = temp_file(&data);
+        let mut out = b"head".to_vec();
+        pread_append(&mut out, &f, (2 << 20) + 3, 5).unwrap();
+        assert_eq!(&out[..4], b"head");
+        assert_eq!(&out[4..], &data[5..5 + (2 << 20) + 3]);
+        pread_append(&mut out, &f, 0, 7).unwrap();
+        assert_eq!(out.len(), 4 + (2 << 20) + 3);
+    }
+
+    #[test]
+    fn pread_append_past_the_end_is_eof_and_leaves_out_alone() {
+        let f = temp_file(b"0123456789");
+        let mut out = b"xy".to_vec();
+        let e = pread_append(&mut out, &f, 8, 4).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(out, b"xy");
+        pread_append(&mut out, &f, 6, 4).unwrap();
+        assert_eq!(out, b"xy456789");
     }
 }
