@@ -90,12 +90,25 @@ pub struct DirEntry {
 #[derive(Debug, Default)]
 pub struct Listing {
     pub entries: Vec<DirEntry>,
-    index: HashMap<Vec<u8>, usize>,
+    /// Positions in `entries` sorted by name (equal names in entry order), so
+    /// a lookup is a binary search and no name is stored twice.
+    index: Vec<u32>,
 }
 
 impl Listing {
+    pub fn new(entries: Vec<DirEntry>) -> Listing {
+        let mut index: Vec<u32> = (0..entries.len() as u32).collect();
+        index.sort_by(|a, b| entries[*a as usize].name.cmp(&entries[*b as usize].name));
+        Listing { entries, index }
+    }
+
+    /// The entry called `name` (the last one, should a name appear twice).
     pub fn get(&self, name: &[u8]) -> Option<&DirEntry> {
-        self.index.get(name).map(|i| &self.entries[*i])
+        let after = self
+            .index
+            .partition_point(|i| self.entries[*i as usize].name.as_slice() <= name);
+        let e = &self.entries[*self.index.get(after.checked_sub(1)?)? as usize];
+        (e.name == name).then_some(e)
     }
 }
 
@@ -175,7 +188,7 @@ impl Tree {
         if let Some(l) = inner.listings.get(&dir) {
             return l.clone();
         }
-        let mut listing = Listing::default();
+        let mut entries = Vec::with_capacity(plan.len());
         for item in plan {
             let (name, ino, kind) = match item {
                 Planned::Entry {
@@ -221,10 +234,9 @@ impl Tree {
                     (name, ino, EntryType::File)
                 }
             };
-            listing.index.insert(name.clone(), listing.entries.len());
-            listing.entries.push(DirEntry { name, ino, kind });
+            entries.push(DirEntry { name, ino, kind });
         }
-        let listing = Arc::new(listing);
+        let listing = Arc::new(Listing::new(entries));
         inner.listings.insert(dir, listing.clone());
         listing
     }
@@ -378,6 +390,27 @@ mod tests {
         assert_eq!(node.path, b"/a");
         assert!(tree.node(0).is_none());
         assert!(tree.node(99).is_none());
+    }
+
+    #[test]
+    fn listing_lookup_by_name() {
+        let e = |name: &str, ino| DirEntry {
+            name: name.as_bytes().to_vec(),
+            ino,
+            kind: EntryType::File,
+        };
+        let l = Listing::new(vec![e("b", 2), e("a", 3), e("c", 4), e("a", 5), e("", 6)]);
+        assert_eq!(l.get(b"b").unwrap().ino, 2);
+        assert_eq!(l.get(b"c").unwrap().ino, 4);
+        assert_eq!(l.get(b"a").unwrap().ino, 5); // the last of equal names
+        assert_eq!(l.get(b"").unwrap().ino, 6);
+        assert!(l.get(b"ab").is_none());
+        assert!(l.get(b"d").is_none());
+        assert!(l.get(b"0").is_none());
+        assert!(Listing::new(vec![]).get(b"a").is_none());
+        // Entries keep their order.
+        let names: Vec<_> = l.entries.iter().map(|e| e.ino).collect();
+        assert_eq!(names, [2, 3, 4, 5, 6]);
     }
 
     #[test]
