@@ -629,3 +629,46 @@ fn check_every_layout(m: &Mount, file: &Path) {
         }
     }
 }
+
+#[test]
+fn a_file_cut_short_under_the_mount_gives_eio_not_a_crash() {
+    if !fuse_available("a_file_cut_short_under_the_mount_gives_eio_not_a_crash") {
+        return;
+    }
+    let t = TempDir::new("cut");
+    let file = t.path().join("cut.h5");
+    make_h5(
+        &file,
+        "rng = np.random.default_rng(5)
+f['contig'] = rng.random((512, 1024))
+f.create_dataset('chunked', data=rng.random((512, 1024)), chunks=(64, 1024))
+f.create_dataset('gzip', data=rng.integers(0, 9, (512, 1024)), chunks=(64, 1024), compression='gzip')",
+    );
+    for opts in [&[][..], &["-o", "ro,direct_io"][..]] {
+        let copy = t.path().join("copy.h5");
+        std::fs::copy(&file, &copy).unwrap();
+        let m = Mount::with(&copy, opts, &[]);
+        // The datasets are opened (their sidecars read), then the file loses
+        // everything after its first 64 KiB, where the data lies.
+        for ds in ["contig", "chunked", "gzip"] {
+            std::fs::read(m.path(&format!("{ds}.json"))).unwrap();
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&copy)
+            .unwrap()
+            .set_len(65536)
+            .unwrap();
+        for ds in ["contig", "chunked", "gzip"] {
+            let err = std::fs::read(m.path(ds)).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EIO), "{ds}: {err}");
+        }
+        assert!(m.path("contig.json").exists(), "the mount still answers");
+        let log = m.log_text();
+        assert!(
+            log.contains("contig"),
+            "a log line names the dataset:\n{log}"
+        );
+        assert!(m.finish(), "the daemon exits cleanly");
+    }
+}

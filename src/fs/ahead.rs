@@ -149,6 +149,40 @@ impl Drop for ReadAhead {
     }
 }
 
+/// The promise to [`ReadAhead::fill`] the range [`ReadAhead::next`] gave: kept
+/// by [`Fill::with`], or, should the job never run or panic, by its drop with
+/// a failed read (so the reader waiting for it reads the range itself).
+pub struct Fill {
+    ra: Arc<ReadAhead>,
+    offset: u64,
+    size: u64,
+    done: bool,
+}
+
+impl Fill {
+    pub fn new(ra: Arc<ReadAhead>, offset: u64, size: u64) -> Fill {
+        Fill {
+            ra,
+            offset,
+            size,
+            done: false,
+        }
+    }
+
+    pub fn with(mut self, data: Option<Vec<u8>>) {
+        self.done = true;
+        self.ra.fill(self.offset, self.size, data);
+    }
+}
+
+impl Drop for Fill {
+    fn drop(&mut self) {
+        if !self.done {
+            self.ra.fill(self.offset, self.size, None);
+        }
+    }
+}
+
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Threads that read ahead. They sleep while idle (unlike a work-stealing
@@ -170,7 +204,14 @@ impl Workers {
                     // all end when the sender is dropped.
                     let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     match job {
-                        Ok(job) => job(),
+                        // A panic (a bug) ends the job, not the thread; the
+                        // job's `Fill` reports it as a failed read.
+                        Ok(job) => {
+                            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err()
+                            {
+                                log::error!("read-ahead job panicked");
+                            }
+                        }
                         Err(_) => break,
                     }
                 })?;
@@ -276,6 +317,29 @@ mod tests {
         let mut got: Vec<i32> = (0..10).map(|_| rx.recv().unwrap()).collect();
         got.sort();
         assert_eq!(got, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_job_that_panics_or_never_runs_fills_with_a_failure() {
+        let w = Workers::start(1).unwrap();
+        let (r, held) = ra();
+        let r = Arc::new(r);
+        let (at, n) = r.next(0, 4, 4).unwrap();
+        let fill = Fill::new(r.clone(), at, n);
+        w.run(move || {
+            let _keep = &fill;
+            panic!("a bug");
+        });
+        assert_eq!(r.take(4, 4), None); // waits for the failure, then reads itself
+        assert_eq!(held.load(Ordering::Relaxed), 0);
+        // The worker survived.
+        let (tx, rx) = mpsc::channel();
+        w.run(move || tx.send(1).unwrap());
+        assert_eq!(rx.recv().unwrap(), 1);
+        let (at, n) = r.next(4, 4, 4).unwrap();
+        drop(Fill::new(r.clone(), at, n));
+        assert_eq!(r.take(8, 4), None);
+        assert_eq!(held.load(Ordering::Relaxed), 0);
     }
 
     #[test]

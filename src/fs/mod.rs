@@ -681,6 +681,11 @@ impl Fs {
     /// then reopened read-only, so that a crash leaves it clean with every
     /// change made so far (it is reopened for writing at the next change).
     pub fn sync_to_disk(&self) -> Result<()> {
+        // A read-only mount has nothing to write, and must not wait for the
+        // requests in flight (a reader may be waiting for a read-ahead).
+        if !self.opts.writable {
+            return Ok(());
+        }
         let _all = self.gate.write().unwrap_or_else(|e| e.into_inner());
         if !self.h5.is_open_for_writing() {
             return Ok(());

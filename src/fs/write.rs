@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use log::{error, info};
 
-use super::ahead::ReadAhead;
+use super::ahead::{self, ReadAhead};
 use super::stage::{Staging, Target};
 use super::{io, join, show, Attr, Error, Fs, Result};
 use crate::encode::descr::descr;
@@ -482,18 +482,16 @@ impl Fs {
             Some(d) => d,
             None => self.read(ino, offset, size)?,
         };
-        if let (Some((at, n)), Some(workers)) = (
-            ra.next(offset, size as u64, data.len() as u64),
-            &self.read_ahead_workers,
-        ) {
+        let Some(workers) = &self.read_ahead_workers else {
+            return Ok(data);
+        };
+        if let Some((at, n)) = ra.next(offset, size as u64, data.len() as u64) {
             let fs = self.clone();
-            workers.run(move || {
-                let got = {
-                    let _g = fs.gate();
-                    fs.read(ino, at, n as u32).ok()
-                };
-                ra.fill(at, n, got);
-            });
+            // No request gate here: read-ahead runs on read-only mounts only,
+            // where the file is never reopened, and a reader holding the gate
+            // may be waiting for this very job.
+            let fill = ahead::Fill::new(ra, at, n);
+            workers.run(move || fill.with(fs.read(ino, at, n as u32).ok()));
         }
         Ok(data)
     }

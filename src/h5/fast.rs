@@ -51,6 +51,15 @@ pub fn pread_append(
     len: usize,
     offset: u64,
 ) -> std::io::Result<()> {
+    if offset
+        .checked_add(len as u64)
+        .is_none_or(|end| end > i64::MAX as u64)
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "read past the largest file offset",
+        ));
+    }
     let start = out.len();
     out.reserve(len);
     let mut done = 0usize;
@@ -298,9 +307,21 @@ impl Dataset {
         match self.chunk_location(grid, chunk)? {
             None => Ok(fill.repeat(chunk_bytes / itemsize.max(1))),
             Some((addr, size, mask)) => {
+                // A damaged chunk index must not make us allocate beyond the file.
+                let file_len = file.metadata().map_err(|e| self.io_error(e))?.len();
+                let at = base
+                    .checked_add(addr)
+                    .filter(|a| a.checked_add(size).is_some_and(|end| end <= file_len));
+                let Some(at) = at else {
+                    return Err(self.io_error(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "chunk {grid:?} at {addr} ({size} bytes) lies past the end of the file"
+                        ),
+                    )));
+                };
                 let mut stored = Vec::new();
-                pread_append(&mut stored, file, size as usize, base + addr)
-                    .map_err(|e| self.io_error(e))?;
+                pread_append(&mut stored, file, size as usize, at).map_err(|e| self.io_error(e))?;
                 decode(stored, steps, mask, chunk_bytes).map_err(|e| {
                     H5Error::new(
                         ErrorKind::Other,
@@ -435,6 +456,8 @@ mod tests {
         assert_eq!(&out[4..], &data[5..5 + (2 << 20) + 3]);
         pread_append(&mut out, &f, 0, 7).unwrap();
         assert_eq!(out.len(), 4 + (2 << 20) + 3);
+        let e = pread_append(&mut out, &f, 8, u64::MAX - 4).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     }
 
     #[test]
