@@ -216,7 +216,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
             umask: opts.umask,
             writable: opts.read_write,
             chunk_cache_bytes: opts.chunk_cache_mib << 20,
-            read_ahead: opts.direct_io && !opts.read_write,
+            read_ahead: opts.direct_io,
         },
     )
     .map_err(|e| {

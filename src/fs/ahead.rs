@@ -66,41 +66,26 @@ impl ReadAhead {
     /// read ahead but not asked for next are dropped.
     pub fn take(&self, offset: u64, size: u64) -> Option<Vec<u8>> {
         let mut st = lock(&self.state);
-        loop {
-            match &st.slot {
-                Slot::Pending { offset: o, size: s } if *o == offset && *s >= size => {
-                    st = self.filled.wait(st).unwrap_or_else(|e| e.into_inner());
-                }
-                Slot::Ready {
-                    offset: o,
-                    size: s,
-                    data,
-                } if *o == offset => {
-                    // Usable if it covers the request, or ends where the file does.
-                    let usable = data
-                        .as_ref()
-                        .is_some_and(|d| d.len() as u64 >= size || (d.len() as u64) < *s);
-                    let Slot::Ready { data, .. } = std::mem::replace(&mut st.slot, Slot::Empty)
-                    else {
-                        unreachable!("matched Ready above")
-                    };
-                    let mut data = data.unwrap_or_default();
-                    self.held.fetch_sub(data.capacity(), Ordering::Relaxed);
-                    if !usable {
-                        return None;
-                    }
-                    data.truncate(size as usize);
-                    return Some(data);
-                }
-                Slot::Ready { data, .. } => {
-                    let n = data.as_ref().map_or(0, |d| d.capacity());
-                    self.held.fetch_sub(n, Ordering::Relaxed);
-                    st.slot = Slot::Empty;
-                    return None;
-                }
-                _ => return None,
-            }
+        while matches!(st.slot, Slot::Pending { offset: o, size: s } if o == offset && s >= size) {
+            st = self.filled.wait(st).unwrap_or_else(|e| e.into_inner());
         }
+        let (o, s, data) = match std::mem::replace(&mut st.slot, Slot::Empty) {
+            Slot::Ready { offset, size, data } => (offset, size, data),
+            // Nothing, or another range still being read (its job fills it).
+            other => {
+                st.slot = other;
+                return None;
+            }
+        };
+        let mut data = data?;
+        self.held.fetch_sub(data.capacity(), Ordering::Relaxed);
+        // Usable if it covers the request, or ends where the file does.
+        let n = data.len() as u64;
+        if o != offset || (n < size && n >= s) {
+            return None;
+        }
+        data.truncate(size as usize);
+        Some(data)
     }
 
     /// A request `[offset, offset + size)` was answered with `got` bytes:
@@ -189,6 +174,8 @@ type Job = Box<dyn FnOnce() + Send>;
 /// pool's spinning), leaving the cores to the threads answering requests.
 pub struct Workers {
     tx: Mutex<mpsc::Sender<Job>>,
+    /// Bytes held by the read-aheads they serve (at most [`BUDGET`]).
+    held: Arc<AtomicUsize>,
 }
 
 impl Workers {
@@ -216,7 +203,15 @@ impl Workers {
                     }
                 })?;
         }
-        Ok(Workers { tx: Mutex::new(tx) })
+        Ok(Workers {
+            tx: Mutex::new(tx),
+            held: Arc::default(),
+        })
+    }
+
+    /// A read-ahead for one open file, within these workers' budget.
+    pub fn read_ahead(&self) -> Arc<ReadAhead> {
+        Arc::new(ReadAhead::new(self.held.clone()))
     }
 
     pub fn run(&self, job: impl FnOnce() + Send + 'static) {

@@ -196,9 +196,8 @@ pub struct Fs {
     direct: Option<Arc<std::fs::File>>,
     /// Decoded chunks of direct reads.
     chunks: Arc<crate::h5::ChunkCache>,
-    /// Bytes held by read-ahead, and its threads (see [`FsOptions::read_ahead`]).
-    read_ahead_held: Arc<std::sync::atomic::AtomicUsize>,
-    read_ahead_workers: Option<ahead::Workers>,
+    /// Threads reading ahead (see [`FsOptions::read_ahead`]).
+    read_ahead: Option<ahead::Workers>,
     /// Every request holds this shared while it uses HDF5 objects; reopening
     /// the file (see [`Fs::sync_to_disk`]) holds it exclusively.
     gate: std::sync::RwLock<()>,
@@ -232,8 +231,7 @@ impl Fs {
                 std::fs::File::open(path).ok().map(Arc::new)
             },
             chunks: Arc::new(crate::h5::ChunkCache::new(opts.chunk_cache_bytes)),
-            read_ahead_held: Default::default(),
-            read_ahead_workers: if opts.read_ahead && !opts.writable {
+            read_ahead: if opts.read_ahead && !opts.writable {
                 Some(ahead::Workers::start(2).map_err(|e| {
                     crate::h5::H5Error::new(
                         crate::h5::ErrorKind::Other,

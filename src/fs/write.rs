@@ -45,6 +45,7 @@ const BYTE_CHUNK: u64 = 64 << 10;
 /// Largest piece copied from staging into a dataset at once.
 const COPY_PIECE: u64 = 8 << 20;
 
+#[derive(Clone)]
 struct Handle {
     ino: Ino,
     /// Opened for writing: only such handles apply staged bytes.
@@ -282,8 +283,10 @@ impl Fs {
                 NodeKind::Pending => lock(&self.handles.staging).get(&ino).cloned(),
                 _ => None,
             };
-            let ahead = (self.read_ahead_workers.is_some() && staged.is_none())
-                .then(|| Arc::new(ReadAhead::new(self.read_ahead_held.clone())));
+            let ahead = match (&self.read_ahead, &staged) {
+                (Some(w), None) => Some(w.read_ahead()),
+                _ => None,
+            };
             return Ok(self.handles.add(ino, false, staged, ahead));
         }
         self.writable()?;
@@ -449,10 +452,11 @@ impl Fs {
             .unwrap_or(false)
     }
 
-    fn handle(&self, fh: u64) -> Result<(Ino, Option<Arc<Mutex<Staging>>>)> {
-        let open = lock(&self.handles.open);
-        let h = open.get(&fh).ok_or(Error::BadHandle)?;
-        Ok((h.ino, h.staged.clone()))
+    fn handle(&self, fh: u64) -> Result<Handle> {
+        lock(&self.handles.open)
+            .get(&fh)
+            .cloned()
+            .ok_or(Error::BadHandle)
     }
 
     /// The staging a handle may apply (only handles opened for writing may).
@@ -465,11 +469,9 @@ impl Fs {
     /// Read through a handle: staged bytes where the handle stages, else the
     /// file's, read ahead for a sequential reader where the handle does that.
     pub fn read_handle(self: &Arc<Self>, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
-        let (ino, staged, ahead) = {
-            let open = lock(&self.handles.open);
-            let h = open.get(&fh).ok_or(Error::BadHandle)?;
-            (h.ino, h.staged.clone(), h.ahead.clone())
-        };
+        let Handle {
+            ino, staged, ahead, ..
+        } = self.handle(fh)?;
         if let Some(s) = staged {
             return lock(&s)
                 .read_at(offset, size as usize)
@@ -482,7 +484,7 @@ impl Fs {
             Some(d) => d,
             None => self.read(ino, offset, size)?,
         };
-        let Some(workers) = &self.read_ahead_workers else {
+        let Some(workers) = &self.read_ahead else {
             return Ok(data);
         };
         if let Some((at, n)) = ra.next(offset, size as u64, data.len() as u64) {
@@ -498,7 +500,7 @@ impl Fs {
 
     pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
         self.writable()?;
-        let (ino, staged) = self.handle(fh)?;
+        let Handle { ino, staged, .. } = self.handle(fh)?;
         if let Some(s) = staged {
             lock(&s)
                 .write_at(offset, data)
