@@ -10,6 +10,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
+use super::lock;
+
 /// Bytes held by read-ahead across all open files, at most.
 pub const BUDGET: usize = 64 << 20;
 
@@ -43,10 +45,6 @@ pub struct ReadAhead {
     filled: Condvar,
     /// Bytes held by all read-aheads of the mount (shared).
     held: Arc<AtomicUsize>,
-}
-
-fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ReadAhead {
@@ -189,7 +187,7 @@ impl Workers {
                 .spawn(move || loop {
                     // One thread waits for a job while the others wait for the lock;
                     // all end when the sender is dropped.
-                    let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let job = lock(&rx).recv();
                     match job {
                         // A panic (a bug) ends the job, not the thread; the
                         // job's `Fill` reports it as a failed read.
@@ -215,7 +213,7 @@ impl Workers {
     }
 
     pub fn run(&self, job: impl FnOnce() + Send + 'static) {
-        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = lock(&self.tx);
         // The workers live as long as the sender: a send cannot fail.
         let _ = tx.send(Box::new(job));
     }

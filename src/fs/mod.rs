@@ -203,6 +203,12 @@ pub struct Fs {
     gate: std::sync::RwLock<()>,
 }
 
+/// A mutex's guard, also after a panic elsewhere while it was held: every
+/// value kept under these locks stays consistent between statements.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn show(path: &[u8]) -> String {
     String::from_utf8_lossy(path).into_owned()
 }
@@ -261,7 +267,7 @@ impl Fs {
     }
 
     fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
-        self.caches.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.caches)
     }
 
     fn node(&self, ino: Ino) -> Result<Arc<Node>> {

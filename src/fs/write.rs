@@ -10,7 +10,7 @@ use log::{error, info};
 
 use super::ahead::{self, ReadAhead};
 use super::stage::{Staging, Target};
-use super::{io, join, show, Attr, Error, Fs, Result};
+use super::{io, join, lock, show, Attr, Error, Fs, Result};
 use crate::encode::descr::descr;
 use crate::encode::json::value_to_json;
 use crate::encode::npy::{parse_header, NpyError};
@@ -67,10 +67,6 @@ pub struct Handles {
     /// they show no sidecar, a sidecar written for one retypes it, and a
     /// rename may apply their bytes elsewhere.
     created_raw: Mutex<std::collections::HashSet<(u64, u64)>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Handles {
