@@ -175,11 +175,64 @@ pub struct DirView {
     pub pending: Vec<DirEntry>,
 }
 
+/// Open datasets and rendered contents. A value is built outside the lock
+/// (opening a dataset takes the HDF5 lock) and kept only if no change was
+/// recorded meanwhile: otherwise a value read before a change could be
+/// stored after it, and a stale shape would outlive the change (a later
+/// write would then shrink the dataset back).
 #[derive(Default)]
 struct Caches {
+    /// Bumped by every invalidation.
+    generation: u64,
     datasets: HashMap<Ino, Arc<Dataset>>,
     contents: HashMap<Ino, Arc<Vec<u8>>>,
     content_bytes: usize,
+}
+
+impl Caches {
+    /// Forget the open dataset `ino` and every rendered content.
+    fn changed(&mut self, ino: Ino) {
+        self.generation += 1;
+        self.datasets.remove(&ino);
+        self.clear_contents();
+    }
+
+    /// Forget every open dataset and rendered content.
+    fn clear(&mut self) {
+        self.generation += 1;
+        self.datasets.clear();
+        self.clear_contents();
+    }
+
+    fn clear_contents(&mut self) {
+        self.generation += 1;
+        self.contents.clear();
+        self.content_bytes = 0;
+    }
+
+    /// Keep `ds` as dataset `ino` if nothing changed since `generation`.
+    fn keep_dataset(&mut self, generation: u64, ino: Ino, ds: &Arc<Dataset>) {
+        if self.generation != generation {
+            return;
+        }
+        if self.datasets.len() >= DATASET_CACHE {
+            self.datasets.clear();
+        }
+        self.datasets.insert(ino, ds.clone());
+    }
+
+    /// Keep `bytes` as the content of `ino` if nothing changed since `generation`.
+    fn keep_content(&mut self, generation: u64, ino: Ino, bytes: &Arc<Vec<u8>>) {
+        if self.generation != generation {
+            return;
+        }
+        if self.content_bytes + bytes.len() > CONTENT_CACHE_BYTES {
+            self.contents.clear();
+            self.content_bytes = 0;
+        }
+        self.content_bytes += bytes.len();
+        self.contents.insert(ino, bytes.clone());
+    }
 }
 
 pub struct Fs {
@@ -386,19 +439,19 @@ impl Fs {
     }
 
     fn dataset(&self, ino: Ino, node: &Node) -> Result<Arc<Dataset>> {
-        if let Some(d) = self.caches().datasets.get(&ino) {
-            return Ok(d.clone());
-        }
+        let generation = {
+            let c = self.caches();
+            if let Some(d) = c.datasets.get(&ino) {
+                return Ok(d.clone());
+            }
+            c.generation
+        };
         let ds = Arc::new(
             self.h5
                 .open_dataset(&node.loc())
                 .map_err(|e| io(&node.path, e))?,
         );
-        let mut c = self.caches();
-        if c.datasets.len() >= DATASET_CACHE {
-            c.datasets.clear();
-        }
-        c.datasets.insert(ino, ds.clone());
+        self.caches().keep_dataset(generation, ino, &ds);
         Ok(ds)
     }
 
@@ -418,9 +471,13 @@ impl Fs {
     /// The bytes of a file whose contents are rendered whole (sidecars, text
     /// views, committed datatypes), cached.
     fn rendered(&self, ino: Ino, node: &Node) -> Result<Arc<Vec<u8>>> {
-        if let Some(c) = self.caches().contents.get(&ino) {
-            return Ok(c.clone());
-        }
+        let generation = {
+            let c = self.caches();
+            if let Some(b) = c.contents.get(&ino) {
+                return Ok(b.clone());
+            }
+            c.generation
+        };
         let bytes = match &node.kind {
             NodeKind::Sidecar { dataset } => {
                 let ds_node = self.node(*dataset)?;
@@ -450,13 +507,7 @@ impl Fs {
             _ => return Err(Error::IsDir),
         };
         let bytes = Arc::new(bytes);
-        let mut c = self.caches();
-        if c.content_bytes + bytes.len() > CONTENT_CACHE_BYTES {
-            c.contents.clear();
-            c.content_bytes = 0;
-        }
-        c.content_bytes += bytes.len();
-        c.contents.insert(ino, bytes.clone());
+        self.caches().keep_content(generation, ino, &bytes);
         Ok(bytes)
     }
 
@@ -670,7 +721,7 @@ impl Fs {
             if !self.h5.is_open_for_writing() {
                 let _all = self.gate.write().unwrap_or_else(|e| e.into_inner());
                 if !self.h5.is_open_for_writing() {
-                    self.caches().datasets.clear();
+                    self.caches().clear();
                     self.h5.reopen(true).map_err(|e| io(b"/", e))?;
                 }
             }
@@ -696,7 +747,7 @@ impl Fs {
         }
         self.h5.sync().map_err(|e| io(b"/", e))?;
         if self.h5.marks_writers() {
-            self.caches().datasets.clear();
+            self.caches().clear();
             self.h5.reopen(false).map_err(|e| io(b"/", e))?;
         }
         Ok(())

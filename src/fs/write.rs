@@ -205,18 +205,13 @@ impl Fs {
 
     /// Forget what is cached about dataset `ino` (after its data or attributes changed).
     fn changed(&self, ino: Ino) {
-        let mut c = self.caches();
-        c.datasets.remove(&ino);
-        c.contents.clear();
-        c.content_bytes = 0;
+        self.caches().changed(ino);
     }
 
     /// Forget cached listings and sidecars after the namespace of `dir` changed.
     fn changed_dir(&self, dir: Ino) {
         self.tree.invalidate(dir);
-        let mut c = self.caches();
-        c.contents.clear();
-        c.content_bytes = 0;
+        self.caches().clear_contents();
     }
 
     fn group_node(&self, ino: Ino) -> Result<Arc<Node>> {
@@ -1054,9 +1049,7 @@ impl Fs {
         if last {
             self.tree.forget_object((node.file, node.addr));
         }
-        let mut c = self.caches();
-        c.datasets.clear();
-        drop(c);
+        self.caches().clear();
         self.changed_dir(parent);
         Ok(())
     }
