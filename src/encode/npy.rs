@@ -152,6 +152,7 @@ fn parse_literal(text: &str) -> Result<Json, String> {
     let mut p = PyParser {
         chars: text.chars().collect(),
         pos: 0,
+        depth: 0,
     };
     let v = p.value()?;
     p.skip_ws();
@@ -161,10 +162,17 @@ fn parse_literal(text: &str) -> Result<Json, String> {
     Ok(v)
 }
 
+/// How deep tuples, lists and dicts may nest in a header. numpy's own
+/// structured dtypes need a handful of levels; the limit keeps a crafted
+/// header from exhausting the stack of this recursive parser.
+const MAX_DEPTH: usize = 64;
+
 /// A recursive-descent parser for the Python literals numpy writes.
 struct PyParser {
     chars: Vec<char>,
     pos: usize,
+    /// Containers open around the current position.
+    depth: usize,
 }
 
 impl PyParser {
@@ -197,9 +205,19 @@ impl PyParser {
         self.skip_ws();
         match self.peek() {
             Some('\'' | '"') => self.string().map(Json::String),
-            Some('(') => self.sequence('(', ')'),
-            Some('[') => self.sequence('[', ']'),
-            Some('{') => self.dict(),
+            Some(open @ ('(' | '[' | '{')) => {
+                if self.depth >= MAX_DEPTH {
+                    return Err(format!("containers nest more than {MAX_DEPTH} deep"));
+                }
+                self.depth += 1;
+                let v = match open {
+                    '(' => self.sequence('(', ')'),
+                    '[' => self.sequence('[', ']'),
+                    _ => self.dict(),
+                };
+                self.depth -= 1;
+                v
+            }
             Some(c) if c == '-' || c == '+' || c.is_ascii_digit() => self.int(),
             Some(c) if c.is_alphabetic() => {
                 let start = self.pos;
@@ -548,6 +566,18 @@ mod tests {
             );
         }
         assert!(NpyError::Incomplete.to_string().contains("incomplete"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        for open in ["[", "(", "{'a': "] {
+            let deep = format!("{{'descr': {}", open.repeat(20_000));
+            let e = parse_header(&v1(&deep)).unwrap_err();
+            assert!(e.to_string().contains("nest more than 64"), "{e}");
+        }
+        // numpy's own nesting (a structured field of a structured type) is fine.
+        let nested = "{'descr': [('a', [('b', [('c', '<i4', (2,))])])], 'fortran_order': False, 'shape': (1,), }";
+        assert!(parse_header(&v1(nested)).is_ok());
     }
 
     #[test]

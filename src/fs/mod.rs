@@ -6,6 +6,7 @@
 //! that are applied when the file is closed in [`stage`].
 
 mod ahead;
+mod limits;
 mod stage;
 mod write;
 
@@ -34,6 +35,8 @@ pub const XATTR_SIZE_MAX: usize = 65536;
 
 /// Open datasets kept ready for reads; past this many the cache starts over.
 const DATASET_CACHE: usize = 256;
+/// Most elements a text view renders: it is built whole in memory.
+const MAX_TEXT_ELEMENTS: u64 = 1 << 24;
 /// Bytes of rendered sidecars and text views kept; past this the cache starts over.
 const CONTENT_CACHE_BYTES: usize = 64 << 20;
 
@@ -67,6 +70,8 @@ pub enum Error {
     NotSupported,
     #[error("bad file handle")]
     BadHandle,
+    #[error("name longer than 255 bytes")]
+    NameTooLong,
     /// HDF5 could not do it; the message names the HDF5 path.
     #[error("{0}")]
     Io(String),
@@ -89,6 +94,7 @@ impl Error {
             Error::TooBig(_) => libc::EFBIG,
             Error::NotSupported => libc::EOPNOTSUPP,
             Error::BadHandle => libc::EBADF,
+            Error::NameTooLong => libc::ENAMETOOLONG,
             Error::Io(_) => libc::EIO,
         }
     }
@@ -266,6 +272,29 @@ fn show(path: &[u8]) -> String {
     String::from_utf8_lossy(path).into_owned()
 }
 
+/// A name a new entry may take: ENAMETOOLONG over 255 bytes, EINVAL for
+/// names no directory entry can have.
+fn check_name(name: &[u8]) -> Result<()> {
+    if name.len() > crate::tree::names::NAME_MAX {
+        return Err(Error::NameTooLong);
+    }
+    if !crate::tree::names::name_ok(name) {
+        return Err(Error::Invalid(format!("name {}", show(name))));
+    }
+    Ok(())
+}
+
+/// The attribute named by xattr `name`: None outside the `user.` namespace,
+/// EINVAL for an empty name (as ext4 answers `user.`).
+fn user_attr_name(name: &[u8]) -> Option<Result<&[u8]>> {
+    let attr = name.strip_prefix(b"user.")?;
+    Some(if attr.is_empty() {
+        Err(Error::Invalid("empty attribute name (user.)".into()))
+    } else {
+        Ok(attr)
+    })
+}
+
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     let mut p = dir.to_vec();
     if !p.ends_with(b"/") {
@@ -412,6 +441,9 @@ impl Fs {
     }
 
     pub fn lookup(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
+        if name.len() > crate::tree::names::NAME_MAX {
+            return Err(Error::NameTooLong);
+        }
         let listing = self.listing(parent)?;
         if let Some(entry) = listing.get(name) {
             return self.getattr(entry.ino);
@@ -496,6 +528,15 @@ impl Fs {
                 let ds = self.dataset(ino, node)?;
                 match Representation::of(&ds.meta.ty) {
                     Representation::Text(format) => {
+                        if ds.meta.npoints() > MAX_TEXT_ELEMENTS {
+                            let msg = format!(
+                                "{}: {} elements are too many for a text view (at most {MAX_TEXT_ELEMENTS}); read it with h5py",
+                                show(&node.path),
+                                ds.meta.npoints()
+                            );
+                            error!("{msg}");
+                            return Err(Error::Io(msg));
+                        }
                         let values = ds
                             .read_values()
                             .map_err(|e| read_error(&node.path, &ds, e))?;
@@ -664,7 +705,7 @@ impl Fs {
 
     pub fn getxattr(&self, ino: Ino, name: &[u8]) -> Result<Vec<u8>> {
         let node = self.node(ino)?;
-        let attr_name = name.strip_prefix(b"user.").ok_or(Error::NoAttr)?;
+        let attr_name = user_attr_name(name).ok_or(Error::NoAttr)??;
         if !Self::has_attributes(&node) {
             return Err(Error::NoAttr);
         }

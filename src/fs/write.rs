@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use log::{error, info};
 
 use super::ahead::{self, ReadAhead};
+use super::limits::{check_extent, ExtentError};
 use super::stage::{Staging, Target};
 use super::{io, join, lock, show, Attr, Error, Fs, Result};
 use crate::encode::descr::descr;
@@ -21,7 +22,7 @@ use crate::encode::parse::{
 use crate::encode::sidecar::Representation;
 use crate::encode::text::TextFormat;
 use crate::h5::{CreateSpec, Dataset, DatasetMeta, ElementData, Layout, TypeDesc, Value};
-use crate::tree::names::{name_ok, SIDECAR_SUFFIX};
+use crate::tree::names::SIDECAR_SUFFIX;
 use crate::tree::{DirEntry, EntryType, Ino, Node, NodeKind, Tree};
 
 /// How a file is opened.
@@ -181,7 +182,10 @@ fn max_rows(meta: &DatasetMeta) -> Option<u64> {
 
 /// Chunk shape for a new growable dataset of `shape` (rank >= 1).
 pub fn auto_chunks(shape: &[u64], itemsize: u64) -> Vec<u64> {
-    let inner: u64 = shape.iter().skip(1).map(|d| (*d).max(1)).product::<u64>() * itemsize.max(1);
+    let inner: u64 = shape
+        .iter()
+        .skip(1)
+        .fold(itemsize.max(1), |n, d| n.saturating_mul((*d).max(1)));
     let rows_target = (CHUNK_TARGET / inner).max(1);
     // Small arrays get small chunks, so a tiny dataset does not take a megabyte.
     let small = shape[0]
@@ -192,6 +196,25 @@ pub fn auto_chunks(shape: &[u64], itemsize: u64) -> Vec<u64> {
     let mut chunks = vec![rows_target.min(small)];
     chunks.extend(shape.iter().skip(1).map(|d| (*d).max(1)));
     chunks
+}
+
+/// A shape refused by [`check_extent`]: EINVAL if it is nonsense, EFBIG if too large.
+fn extent_error(path: &[u8], e: ExtentError) -> Error {
+    let msg = format!("{}: {e}", show(path));
+    if e.is_invalid() {
+        Error::Invalid(msg)
+    } else {
+        Error::TooBig(msg)
+    }
+}
+
+/// Check that a new dataset's shape and chunks are within the limits.
+fn check_new(path: &[u8], spec: &CreateSpec) -> Result<()> {
+    if let Some(shape) = &spec.shape {
+        check_extent(shape, spec.ty.size() as u64, spec.chunks.as_deref())
+            .map_err(|e| extent_error(path, e))?;
+    }
+    Ok(())
 }
 
 impl Fs {
@@ -373,9 +396,7 @@ impl Fs {
     pub fn create(&self, parent: Ino, name: &[u8]) -> Result<(Attr, u64)> {
         self.writable()?;
         let dir = self.group_node(parent)?;
-        if !name_ok(name) {
-            return Err(Error::Invalid(format!("name {}", show(name))));
-        }
+        super::check_name(name)?;
         self.tree.remove_ghost(parent, name);
         if self.lookup(parent, name).is_ok() {
             return Err(Error::Exists);
@@ -519,7 +540,12 @@ impl Fs {
         }
         let itemsize = ds.meta.ty.size() as u64;
         let total = ds.meta.npoints() * itemsize;
-        let end = offset + data.len() as u64;
+        let end = offset.checked_add(data.len() as u64).ok_or_else(|| {
+            Error::TooBig(format!(
+                "{}: offset {offset} is past any size",
+                show(&node.path)
+            ))
+        })?;
         if end > total {
             let row = row_bytes(&ds.meta).max(1);
             self.resize_rows(ino, node, &ds, end.div_ceil(row))?;
@@ -573,6 +599,8 @@ impl Fs {
         }
         let mut dims = shape;
         dims[0] = rows;
+        check_extent(&dims, ds.meta.ty.size() as u64, ds.meta.chunks.as_deref())
+            .map_err(|e| extent_error(&node.path, e))?;
         ds.set_extent(&dims).map_err(|e| io(&node.path, e))?;
         self.changed(ino);
         Ok(())
@@ -871,6 +899,8 @@ impl Fs {
                 show(&node.path)
             )));
         }
+        check_extent(&shape, meta.ty.size() as u64, meta.chunks.as_deref())
+            .map_err(|e| extent_error(&node.path, e))?;
         ds.set_extent(&shape).map_err(|e| io(&node.path, e))?;
         self.changed(dataset);
         Ok(())
@@ -898,7 +928,8 @@ impl Fs {
         }
         let ty = type_from_descr(&header.descr).map_err(invalid)?;
         let itemsize = ty.size() as u64;
-        let data_len = header.shape.iter().product::<u64>() * itemsize;
+        let data_len =
+            check_extent(&header.shape, itemsize, None).map_err(|e| extent_error(&path, e))?;
         if st.len() != header.data_offset as u64 + data_len {
             return Err(invalid(format!(
                 "{} data bytes for shape {:?} of {}-byte elements, expected {data_len}",
@@ -932,6 +963,7 @@ impl Fs {
                 fill: None,
             }
         };
+        check_new(&path, &spec)?;
         self.replace_with_new(parent, name, &path, &spec)?;
         let entry = self.entry(parent, name)?;
         let node = self.node(entry.ino)?;
@@ -952,6 +984,7 @@ impl Fs {
         let invalid = |m: String| Error::Invalid(format!("{}.json: {m}", show(&path)));
         let spec = parse_sidecar_spec(bytes).map_err(invalid)?;
         let create = spec_to_create(&spec).map_err(invalid)?;
+        check_new(&path, &create)?;
         let Ok(existing) = self.entry(parent, name) else {
             self.h5
                 .create_dataset(&path, &create)
@@ -1057,9 +1090,7 @@ impl Fs {
     pub fn mkdir(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
         self.writable()?;
         let dir = self.group_node(parent)?;
-        if !name_ok(name) {
-            return Err(Error::Invalid(format!("name {}", show(name))));
-        }
+        super::check_name(name)?;
         if self.lookup(parent, name).is_ok() {
             return Err(Error::Exists);
         }
@@ -1141,9 +1172,7 @@ impl Fs {
         self.writable()?;
         let from_dir = self.group_node(parent)?;
         let to_dir = self.group_node(new_parent)?;
-        if !name_ok(new_name) {
-            return Err(Error::Invalid(format!("name {}", show(new_name))));
-        }
+        super::check_name(new_name)?;
         if let Some(ino) = self.tree.pending(parent, name) {
             return self.rename_pending(ino, parent, name, new_parent, new_name);
         }
@@ -1374,6 +1403,7 @@ impl Fs {
     pub fn link(&self, ino: Ino, new_parent: Ino, new_name: &[u8]) -> Result<Attr> {
         self.writable()?;
         let dir = self.group_node(new_parent)?;
+        super::check_name(new_name)?;
         let node = self.node(ino)?;
         if !matches!(
             node.kind,
@@ -1400,6 +1430,7 @@ impl Fs {
     pub fn symlink(&self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Attr> {
         self.writable()?;
         let dir = self.group_node(parent)?;
+        super::check_name(name)?;
         if self.lookup(parent, name).is_ok() {
             return Err(Error::Exists);
         }
@@ -1446,7 +1477,7 @@ impl Fs {
         replace_only: bool,
     ) -> Result<()> {
         self.writable()?;
-        let attr_name = name.strip_prefix(b"user.").ok_or(Error::NotSupported)?;
+        let attr_name = super::user_attr_name(name).ok_or(Error::NotSupported)??;
         let node = self.attr_node(ino)?;
         let loc = node.loc();
         let _w = lock(&self.handles.write_lock);
@@ -1490,7 +1521,7 @@ impl Fs {
 
     pub fn removexattr(&self, ino: Ino, name: &[u8]) -> Result<()> {
         self.writable()?;
-        let attr_name = name.strip_prefix(b"user.").ok_or(Error::NotSupported)?;
+        let attr_name = super::user_attr_name(name).ok_or(Error::NotSupported)??;
         let node = self.attr_node(ino)?;
         let _w = lock(&self.handles.write_lock);
         if !self.has_attr(&node, attr_name)? {

@@ -14,7 +14,7 @@ use hdf5_sys::h5d::*;
 use hdf5_sys::h5f::*;
 use hdf5_sys::h5g::H5Gget_create_plist;
 use hdf5_sys::h5i::hid_t;
-use hdf5_sys::h5i::{H5I_type_t, H5Iget_type};
+use hdf5_sys::h5i::{H5I_type_t, H5Iget_file_id, H5Iget_type};
 use hdf5_sys::h5l::*;
 use hdf5_sys::h5o::*;
 use hdf5_sys::h5p::*;
@@ -568,6 +568,23 @@ impl Dataset {
         };
         let space = Hid::new(&what("cannot get dataspace"), H5Dget_space(obj.id()))?;
         let (shape, maxshape) = extent(space.id());
+        // Sizes are byte offsets (off_t) above: a dataspace whose bytes do
+        // not fit is refused here, so every later product is safe.
+        if let Some(dims) = &shape {
+            let bytes = dims
+                .iter()
+                .try_fold(ty.size() as u64, |n, d| n.checked_mul(*d))
+                .filter(|b| *b <= i64::MAX as u64);
+            if bytes.is_none() {
+                return Err(H5Error::new(
+                    ErrorKind::Unsupported,
+                    what(&format!(
+                        "dataspace {dims:?} of {}-byte elements is too large to show",
+                        ty.size()
+                    )),
+                ));
+            }
+        }
         let dcpl = Hid::new(
             &what("cannot get creation list"),
             H5Dget_create_plist(obj.id()),
@@ -917,6 +934,19 @@ unsafe fn attr_names(obj: hid_t, path: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(names)
 }
 
+/// Size in bytes of the file holding `obj` (u64::MAX if libhdf5 cannot say).
+unsafe fn file_size(obj: hid_t) -> u64 {
+    let file = H5Iget_file_id(obj);
+    let Ok(file) = Hid::new("H5Iget_file_id", file) else {
+        return u64::MAX;
+    };
+    let mut size: hsize_t = 0;
+    if H5Fget_filesize(file.id(), &mut size) < 0 {
+        return u64::MAX;
+    }
+    size
+}
+
 unsafe fn read_attr(obj: hid_t, path: &[u8], name: &[u8]) -> Result<AttrData> {
     let c = c_path(name)?;
     let what = |s: &str| format!("{} attribute {}: {s}", show(path), show(name));
@@ -938,7 +968,22 @@ unsafe fn read_attr(obj: hid_t, path: &[u8], name: &[u8]) -> Result<AttrData> {
             values: Vec::new(),
         });
     };
-    let n: u64 = dims.iter().product();
+    // Every element is stored in the file, each in at least one byte (a
+    // variable-length one in a 16-byte heap reference): a count beyond what
+    // the file can hold is a damaged header, refused before allocating.
+    let file_len = file_size(obj);
+    let n = dims
+        .iter()
+        .try_fold(1u64, |n, d| n.checked_mul(*d))
+        .filter(|n| n.saturating_mul(ty.size().min(16) as u64) <= file_len)
+        .ok_or_else(|| {
+            H5Error::new(
+                ErrorKind::Other,
+                what(&format!(
+                    "dataspace {dims:?} cannot be stored in a file of {file_len} bytes"
+                )),
+            )
+        })?;
     let mt = memory_type(&ty, ftype.id())?;
     let mut buf = vec![0u8; n as usize * ty.size()];
     if n > 0 {
