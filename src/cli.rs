@@ -27,6 +27,9 @@ umask=OCTAL          permission bits to clear (default 0)\n  \
 logfile=PATH         where a background daemon writes its log\n  \
 chunk_cache=MIB      decoded chunks kept for reads (default 64)\n  \
 direct_io            reads bypass the page cache: faster first reads, no cached re-reads\n  \
+hdf5_timeout=SECONDS longest one libhdf5 request may take (default 10, 60 with rw)\n  \
+hdf5_memory=MIB      memory limit of each libhdf5 worker process (default 1024)\n  \
+hdf5_workers=N       libhdf5 worker processes of a read-only mount (default: cores, 2 to 8)\n  \
 Generic mount options (dev, nosuid, noatime, _netdev, ...) are accepted and ignored.\n\n\
 Environment: RUST_LOG sets the log level; HDF5_PLUGIN_PATH finds filter plugins."
 )]
@@ -61,6 +64,42 @@ pub struct MountOptions {
     pub chunk_cache_mib: usize,
     /// Reads bypass the kernel's page cache (`direct_io`).
     pub direct_io: bool,
+    /// Longest one libhdf5 request may take (`hdf5_timeout=SECONDS`); None:
+    /// the default for the mount's mode.
+    pub hdf5_timeout_secs: Option<u32>,
+    /// Address-space limit of each libhdf5 worker (`hdf5_memory=MIB`).
+    pub hdf5_memory_mib: u32,
+    /// Most libhdf5 workers of a read-only mount (`hdf5_workers=N`).
+    pub hdf5_workers: Option<u32>,
+}
+
+/// Default size of each libhdf5 worker's address space, in MiB.
+pub const DEFAULT_HDF5_MEMORY_MIB: u32 = 1024;
+/// Default time limit of one libhdf5 request on a read-only mount, seconds.
+pub const DEFAULT_HDF5_TIMEOUT_RO: u32 = 10;
+/// On a writable mount: a worker stopped mid-change loses what it had not
+/// written out, so it gets longer.
+pub const DEFAULT_HDF5_TIMEOUT_RW: u32 = 60;
+
+impl MountOptions {
+    /// The time limit of one libhdf5 request.
+    pub fn hdf5_timeout(&self) -> std::time::Duration {
+        let secs = self.hdf5_timeout_secs.unwrap_or(if self.read_write {
+            DEFAULT_HDF5_TIMEOUT_RW
+        } else {
+            DEFAULT_HDF5_TIMEOUT_RO
+        });
+        std::time::Duration::from_secs(secs.into())
+    }
+
+    /// How many libhdf5 workers a read-only mount runs at most: one per core,
+    /// at least 2 (so one stuck request does not stop the others), at most 8.
+    pub fn hdf5_workers(&self, cores: usize) -> usize {
+        match self.hdf5_workers {
+            Some(n) => n as usize,
+            None => cores.clamp(2, 8),
+        }
+    }
 }
 
 /// Default size of the decoded-chunk cache, in MiB.
@@ -79,6 +118,9 @@ impl Default for MountOptions {
             logfile: None,
             chunk_cache_mib: DEFAULT_CHUNK_CACHE_MIB,
             direct_io: false,
+            hdf5_timeout_secs: None,
+            hdf5_memory_mib: DEFAULT_HDF5_MEMORY_MIB,
+            hdf5_workers: None,
         }
     }
 }
@@ -115,6 +157,13 @@ fn number(key: &str, value: &str, radix: u32) -> Result<u32, String> {
     u32::from_str_radix(value, radix).map_err(|_| format!("invalid value for {key}: '{value}'"))
 }
 
+fn positive(key: &str, value: &str) -> Result<u32, String> {
+    match number(key, value, 10)? {
+        0 => Err(format!("{key} must be at least 1")),
+        n => Ok(n),
+    }
+}
+
 /// Parse every `-o` argument (each may hold several comma-separated options).
 pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
     let mut o = MountOptions::default();
@@ -145,6 +194,14 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
             }
             ("logfile", Some(v)) if !v.is_empty() => o.logfile = Some(PathBuf::from(v)),
             ("chunk_cache", Some(v)) => o.chunk_cache_mib = number(key, v, 10)? as usize,
+            ("hdf5_timeout", Some(v)) => o.hdf5_timeout_secs = Some(positive(key, v)?),
+            ("hdf5_memory", Some(v)) => {
+                o.hdf5_memory_mib = positive(key, v)?;
+                if o.hdf5_memory_mib < 64 {
+                    return Err(format!("hdf5_memory must be at least 64 (MiB), not '{v}'"));
+                }
+            }
+            ("hdf5_workers", Some(v)) => o.hdf5_workers = Some(positive(key, v)?.min(64)),
             // mount.fuse3 may pass these through; the mount table shows our own.
             ("fsname" | "subtype", Some(_)) => {}
             (k, None) if IGNORED.contains(&k) => {}
@@ -187,6 +244,25 @@ mod tests {
         assert!(parse(&["chunk_cache=lots"]).is_err());
         assert!(parse(&["ro,direct_io"]).unwrap().direct_io);
         assert!(!parse(&["ro"]).unwrap().direct_io);
+    }
+
+    #[test]
+    fn hdf5_worker_options() {
+        let d = parse(&[]).unwrap();
+        assert_eq!(d.hdf5_timeout(), std::time::Duration::from_secs(10));
+        assert_eq!(parse(&["rw"]).unwrap().hdf5_timeout().as_secs(), 60);
+        assert_eq!(d.hdf5_memory_mib, 1024);
+        assert_eq!(
+            (d.hdf5_workers(1), d.hdf5_workers(4), d.hdf5_workers(64)),
+            (2, 4, 8)
+        );
+        let o = parse(&["hdf5_timeout=3,hdf5_memory=512,hdf5_workers=1"]).unwrap();
+        assert_eq!(o.hdf5_timeout().as_secs(), 3);
+        assert_eq!(o.hdf5_memory_mib, 512);
+        assert_eq!(o.hdf5_workers(8), 1);
+        assert!(parse(&["hdf5_timeout=0"]).is_err());
+        assert!(parse(&["hdf5_workers=0"]).is_err());
+        assert!(parse(&["hdf5_memory=10"]).is_err());
     }
 
     #[test]

@@ -12,8 +12,7 @@
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -24,7 +23,9 @@ use log::{error, info};
 use crate::cli::{Args, MountOptions};
 use crate::fs::{Fs, FsOptions};
 use crate::fuse::H5Fuse;
-use crate::h5::ErrorKind;
+use crate::model::ErrorKind;
+use crate::sys;
+use crate::worker::WorkerConfig;
 
 /// Names the pipe on which a background child reports that the mount is live.
 const NOTIFY_ENV: &str = "H5FS_NOTIFY_FD";
@@ -41,14 +42,11 @@ fn fatal<T>(msg: impl Into<String>) -> Result<T, Fatal> {
 pub fn run(args: Args, opts: MountOptions) -> Result<(), Fatal> {
     check_inputs(&args.file, &args.mountpoint)?;
     if opts.read_write {
-        let c = std::ffi::CString::new(args.file.as_os_str().as_encoded_bytes())
-            .map_err(|_| Fatal("file name contains a NUL byte".into()))?;
-        // SAFETY: access(2) on a NUL-terminated path.
-        if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+        if let Err(e) = sys::can_write(&args.file) {
             return fatal(format!(
                 "{}: not writable by you; -o rw needs write permission ({})",
                 args.file.display(),
-                describe_io(&std::io::Error::last_os_error())
+                describe_io(&e)
             ));
         }
     }
@@ -147,16 +145,8 @@ fn is_mount_point(path: &Path) -> bool {
 /// Re-run this command in the foreground as a detached child; return once it
 /// reports the mount live.
 fn spawn_background() -> Result<(), Fatal> {
-    let mut fds = [0i32; 2];
-    // SAFETY: plain pipe(2) into a local array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return fatal(format!(
-            "cannot create pipe: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: both descriptors were just created and are owned here.
-    let (mut reader, writer) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let (mut reader, writer) =
+        sys::pipe().map_err(|e| Fatal(format!("cannot create pipe: {e}")))?;
     let exe = std::env::current_exe().map_err(|e| Fatal(format!("cannot find own binary: {e}")))?;
     let mut argv: Vec<OsString> = std::env::args_os().skip(1).collect();
     argv.push("-f".into());
@@ -166,18 +156,7 @@ fn spawn_background() -> Result<(), Fatal> {
         .env(NOTIFY_ENV, write_fd.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            // Keep the notify pipe across exec.
-            let flags = libc::fcntl(write_fd, libc::F_GETFD);
-            libc::fcntl(write_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            Ok(())
-        });
-    }
-    let mut child = cmd
-        .spawn()
+    let mut child = sys::spawn_detached(&mut cmd, write_fd)
         .map_err(|e| Fatal(format!("cannot start the daemon: {e}")))?;
     drop(writer);
     let mut buf = Vec::new();
@@ -194,6 +173,9 @@ fn spawn_background() -> Result<(), Fatal> {
 }
 
 fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fatal> {
+    // The pipe to the waiting caller is ours alone: a worker holding it
+    // would keep the caller waiting.
+    let notify = notify.map(sys::adopt_fd);
     // Check the log file now: once detached, nobody would see that it failed.
     let logfile = match &opts.logfile {
         Some(p) => Some(
@@ -205,8 +187,15 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
         ),
         None => None,
     };
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = sys::ids();
+    // In the background the log goes to the log file or nowhere once the
+    // mount is live; workers write there from the start, so that none holds
+    // the caller's stderr.
+    let log = match (&notify, &logfile) {
+        (None, _) => None,
+        (Some(_), Some(f)) => f.try_clone().ok(),
+        (Some(_), None) => OpenOptions::new().write(true).open("/dev/null").ok(),
+    };
     let canonical_file = std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone());
     let fs = Fs::new(
         &canonical_file,
@@ -217,6 +206,15 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
             writable: opts.read_write,
             chunk_cache_bytes: opts.chunk_cache_mib << 20,
             read_ahead: opts.direct_io,
+            workers: WorkerConfig {
+                exe: std::env::current_exe()
+                    .map_err(|e| Fatal(format!("cannot find own binary: {e}")))?,
+                timeout: opts.hdf5_timeout(),
+                memory: u64::from(opts.hdf5_memory_mib) << 20,
+                max_workers: opts
+                    .hdf5_workers(std::thread::available_parallelism().map_or(2, |n| n.get())),
+                stderr: log.map(Arc::new),
+            },
         },
     )
     .map_err(|e| {
@@ -270,7 +268,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
     config.n_threads = Some(4);
 
     // Signals go to one thread that unmounts; block them before threads start.
-    let sigset = block_signals();
+    let sigset = sys::block_stop_signals();
     let mut session = fuser::Session::new(
         H5Fuse::new(fs.clone(), opts.read_write, opts.direct_io),
         &args.mountpoint,
@@ -289,21 +287,17 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
     );
     raise_readahead(&args.mountpoint);
 
-    if let Some(fd) = notify {
+    if let Some(mut pipe) = notify {
         detach_stderr(logfile);
         // A daemon must not keep the caller's directory busy.
         let _ = std::env::set_current_dir("/");
-        // SAFETY: the parent handed us this pipe's write end.
-        let mut pipe = unsafe { File::from_raw_fd(fd) };
         let _ = pipe.write_all(READY);
     }
 
     let mut unmounter = session.unmount_callable();
     let mountpoint = args.mountpoint.clone();
     std::thread::spawn(move || {
-        let mut sig: libc::c_int = 0;
-        // SAFETY: waiting on the set blocked above.
-        if unsafe { libc::sigwait(&sigset, &mut sig) } == 0 {
+        if let Some(sig) = sys::wait_signal(&sigset) {
             info!("signal {sig}: unmounting {}", mountpoint.display());
             if let Err(e) = unmounter.unmount() {
                 error!("unmount of {} failed: {e}", mountpoint.display());
@@ -340,19 +334,6 @@ fn raise_readahead(mountpoint: &Path) {
     }
 }
 
-fn block_signals() -> libc::sigset_t {
-    // SAFETY: sigset manipulation on a local value.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    }
-}
-
 /// Point stderr at the log file (or nowhere), so the caller's pipe is released.
 fn detach_stderr(logfile: Option<File>) {
     let target = match logfile {
@@ -360,10 +341,7 @@ fn detach_stderr(logfile: Option<File>) {
         None => OpenOptions::new().write(true).open("/dev/null"),
     };
     if let Ok(f) = target {
-        // SAFETY: replacing fd 2 with a file we own.
-        unsafe {
-            libc::dup2(f.as_raw_fd(), 2);
-        }
+        sys::redirect_stderr(&f);
     }
 }
 

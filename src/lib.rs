@@ -5,8 +5,12 @@
 //! (pure renderings) -> [`h5`] (the only code that calls libhdf5).
 pub mod cli;
 pub mod daemon;
+pub mod direct;
 pub mod encode;
 pub mod fs;
 pub mod fuse;
 pub mod h5;
+pub mod model;
+pub mod sys;
 pub mod tree;
+pub mod worker;

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::h5::{ByteOrder, StrPad, TypeDesc};
+use crate::model::{ByteOrder, StrPad, TypeDesc};
 
 fn order(o: ByteOrder, size: usize) -> char {
     if size <= 1 {
@@ -144,7 +144,7 @@ pub fn type_json(ty: &TypeDesc) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h5::Field;
+    use crate::model::Field;
 
     fn int(size: usize, signed: bool, order: ByteOrder) -> TypeDesc {
         TypeDesc::Int {

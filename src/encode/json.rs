@@ -9,7 +9,7 @@
 
 use serde_json::{json, Number, Value as Json};
 
-use crate::h5::Value;
+use crate::model::Value;
 
 pub fn int(v: i128) -> Json {
     if let Ok(i) = i64::try_from(v) {

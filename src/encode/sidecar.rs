@@ -10,7 +10,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::h5::{AttrData, DatasetMeta, TypeDesc, Value};
+use crate::model::{AttrData, DatasetMeta, TypeDesc, Value};
 
 use super::descr::{descr, flatten_array, type_json};
 use super::json::{int, nest, value_to_json};
@@ -188,7 +188,7 @@ pub fn datatype_file(path: &str, ty: &TypeDesc) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h5::{ByteOrder, Layout};
+    use crate::model::{ByteOrder, Layout};
 
     fn meta(ty: TypeDesc, shape: Option<Vec<u64>>) -> DatasetMeta {
         DatasetMeta {

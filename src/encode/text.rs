@@ -8,7 +8,7 @@
 //! - `json-lines`: anything else (sequences, records with variable parts) as
 //!   compact JSON.
 
-use crate::h5::{TypeDesc, Value};
+use crate::model::{TypeDesc, Value};
 
 use super::json::value_to_json;
 

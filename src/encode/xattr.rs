@@ -8,7 +8,7 @@
 //! - anything else (arrays, compound, complex, references, opaque, empty) as
 //!   compact JSON (see [`super::json`]).
 
-use crate::h5::{AttrData, TypeDesc, Value};
+use crate::model::{AttrData, TypeDesc, Value};
 
 use super::json::nest;
 
@@ -107,7 +107,7 @@ pub fn name_list(names: &[Vec<u8>]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h5::ByteOrder;
+    use crate::model::ByteOrder;
 
     fn scalar(ty: TypeDesc, v: Value) -> AttrData {
         AttrData {

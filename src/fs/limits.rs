@@ -16,6 +16,8 @@ pub const MAX_DATASET_BYTES: u64 = 1 << 44;
 /// through the mount: shrinking it then visits at most this many (~1.5 s).
 pub const MAX_CHUNKS: u64 = 1 << 24;
 
+use crate::model::hyperslab::element_count;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtentError {
     /// The element or byte count does not fit in 64 bits: not a real shape.
@@ -38,11 +40,6 @@ impl ExtentError {
     pub fn is_invalid(&self) -> bool {
         matches!(self, ExtentError::Overflow(_))
     }
-}
-
-/// Element count of `shape`, None if it overflows.
-pub fn element_count(shape: &[u64]) -> Option<u64> {
-    shape.iter().try_fold(1u64, |n, d| n.checked_mul(*d))
 }
 
 /// Check the extent `shape` of a dataset of `itemsize`-byte elements, stored

@@ -19,13 +19,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use log::{error, warn};
 
+use crate::direct::{ByteSource, ChunkCache, ChunkSource, LocalFile, Plan};
 use crate::encode::sidecar::{datatype_file, sidecar, AttrResult, Representation};
 use crate::encode::text::render;
 use crate::encode::xattr::{attr_value, name_list};
-use crate::h5::hyperslab::byte_range_to_elements;
-use crate::h5::{Dataset, H5Error, H5File, LinkKind, ObjectKind};
+use crate::model::hyperslab::byte_range_to_elements;
+use crate::model::{
+    ChunkData, DatasetMeta, ErrorKind, FileFacts, H5Error, LinkKind, Loc, ObjectKind,
+};
 use crate::tree::names::{external_link_text, plan_entries, soft_link_text};
 use crate::tree::{DirEntry, EntryType, Found, Ino, Listing, Node, NodeKind, Target, Tree, ROOT};
+use crate::worker::{WorkerConfig, Workers};
 
 /// The inode shown for the sidecar name of a just-removed dataset.
 pub const GHOST_INO: Ino = u64::MAX - 1;
@@ -114,7 +118,7 @@ fn io(path: &[u8], e: H5Error) -> Error {
 }
 
 /// Turn a failed dataset read into EIO, naming a missing filter if that is why.
-fn read_error(path: &[u8], ds: &Dataset, e: H5Error) -> Error {
+fn read_error(path: &[u8], ds: &OpenDataset, e: H5Error) -> Error {
     let missing = ds.meta.missing_filters();
     if missing.is_empty() {
         return io(path, e);
@@ -153,6 +157,30 @@ pub struct FsOptions {
     /// answered (for reads that bypass the kernel's page cache; read-only
     /// mounts only, where bytes read ahead cannot go stale).
     pub read_ahead: bool,
+    /// How the libhdf5 worker processes run.
+    pub workers: WorkerConfig,
+}
+
+/// A dataset as the filesystem uses it: where it is, what it is, and how
+/// its bytes may be read directly.
+pub struct OpenDataset {
+    pub loc: Loc,
+    pub meta: DatasetMeta,
+    plan: Option<Arc<Plan>>,
+}
+
+/// A dataset's chunks, fetched from the libhdf5 workers.
+struct WorkerChunks {
+    workers: Arc<Workers>,
+    loc: Loc,
+}
+
+impl ChunkSource for WorkerChunks {
+    fn chunk(&self, grid: &[u64]) -> crate::model::Result<ChunkData> {
+        let mut v = self.workers.read_chunks(&self.loc, &[grid.to_vec()])?;
+        v.pop()
+            .ok_or_else(|| H5Error::new(ErrorKind::Other, "a libhdf5 worker sent no chunk"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,7 +218,7 @@ pub struct DirView {
 struct Caches {
     /// Bumped by every invalidation.
     generation: u64,
-    datasets: HashMap<Ino, Arc<Dataset>>,
+    datasets: HashMap<Ino, Arc<OpenDataset>>,
     contents: HashMap<Ino, Arc<Vec<u8>>>,
     content_bytes: usize,
 }
@@ -217,7 +245,7 @@ impl Caches {
     }
 
     /// Keep `ds` as dataset `ino` if nothing changed since `generation`.
-    fn keep_dataset(&mut self, generation: u64, ino: Ino, ds: &Arc<Dataset>) {
+    fn keep_dataset(&mut self, generation: u64, ino: Ino, ds: &Arc<OpenDataset>) {
         if self.generation != generation {
             return;
         }
@@ -242,7 +270,10 @@ impl Caches {
 }
 
 pub struct Fs {
-    h5: H5File,
+    /// Every libhdf5 call goes to these worker processes.
+    h5: Arc<Workers>,
+    /// The file's superblock version (from 3 on it marks writers).
+    superblock: u32,
     tree: Tree,
     opts: FsOptions,
     file_mtime: SystemTime,
@@ -251,10 +282,10 @@ pub struct Fs {
     handles: write::Handles,
     /// Identity of the root group.
     root_key: (u64, u64),
-    /// The file, opened read-only for direct reads (read-only mounts only).
-    direct: Option<Arc<std::fs::File>>,
+    /// The file's bytes for direct reads (read-only mounts only).
+    direct: Option<Arc<dyn ByteSource>>,
     /// Decoded chunks of direct reads.
-    chunks: Arc<crate::h5::ChunkCache>,
+    chunks: Arc<ChunkCache>,
     /// Threads reading ahead (see [`FsOptions::read_ahead`]).
     read_ahead: Option<ahead::Workers>,
     /// Every request holds this shared while it uses HDF5 objects; reopening
@@ -307,8 +338,18 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
 impl Fs {
     /// Open `path` read-only. Nothing below the root is read yet.
     pub fn new(path: &Path, opts: FsOptions) -> Result<Fs, H5Error> {
-        let h5 = H5File::open(path, opts.writable)?;
-        let root = h5.info(b"/")?;
+        let mut cfg = opts.workers.clone();
+        if opts.writable {
+            // Only one process may have the file open for writing.
+            cfg.max_workers = 1;
+        }
+        let (h5, facts) = Workers::open(cfg, path.to_path_buf(), opts.writable)?;
+        let FileFacts {
+            root,
+            size,
+            superblock,
+            ..
+        } = facts;
         let meta = std::fs::metadata(path).ok();
         let fs = Fs {
             tree: Tree::new((root.file, root.addr), root.links, root.mtime),
@@ -316,13 +357,15 @@ impl Fs {
             direct: if opts.writable {
                 None
             } else {
-                std::fs::File::open(path).ok().map(Arc::new)
+                LocalFile::open(path)
+                    .ok()
+                    .map(|f| Arc::new(f) as Arc<dyn ByteSource>)
             },
-            chunks: Arc::new(crate::h5::ChunkCache::new(opts.chunk_cache_bytes)),
+            chunks: Arc::new(ChunkCache::new(opts.chunk_cache_bytes)),
             read_ahead: if opts.read_ahead && !opts.writable {
                 Some(ahead::Workers::start(2).map_err(|e| {
-                    crate::h5::H5Error::new(
-                        crate::h5::ErrorKind::Other,
+                    H5Error::new(
+                        ErrorKind::Other,
                         format!("cannot start read-ahead threads: {e}"),
                     )
                 })?)
@@ -333,8 +376,9 @@ impl Fs {
                 .as_ref()
                 .and_then(|m| m.modified().ok())
                 .unwrap_or(UNIX_EPOCH),
-            file_size: h5.size(),
-            h5,
+            file_size: size,
+            h5: Arc::new(h5),
+            superblock,
             opts,
             caches: Mutex::new(Caches::default()),
             handles: write::Handles::default(),
@@ -342,10 +386,16 @@ impl Fs {
         };
         // A file that marks itself open for writing stays unmarked until the
         // first change, so a crash of an idle mount leaves it clean.
-        if fs.opts.writable && fs.h5.marks_writers() {
+        if fs.opts.writable && fs.marks_writers() {
             fs.h5.reopen(false)?;
         }
         Ok(fs)
+    }
+
+    /// Whether the file carries an "open for writing" mark while open so
+    /// (superblock version 3 and later).
+    fn marks_writers(&self) -> bool {
+        self.superblock >= 3
     }
 
     fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
@@ -373,19 +423,20 @@ impl Fs {
         if let Some(l) = self.tree.listing(ino) {
             return Ok(l);
         }
-        let links = self.h5.links(&node.loc()).map_err(|e| io(&node.path, e))?;
+        // Soft links in a group of an external file name paths in that
+        // file, which is not mounted as such: follow them, as h5py does.
+        let follow_soft = node.file != 0;
+        let links = self
+            .h5
+            .listing(&node.loc(), follow_soft)
+            .map_err(|e| io(&node.path, e))?;
         let mut resolved = Vec::with_capacity(links.len());
-        for link in links {
+        for (link, info) in links {
             let path = join(&node.path, &link.name);
-            // Soft links in a group of an external file name paths in that
-            // file, which is not mounted as such: follow them, as h5py does.
-            let follow_soft = node.file != 0;
-            let target = match &link.kind {
-                LinkKind::Soft(value) if !follow_soft => {
-                    Target::Symlink(soft_link_text(&node.path, value))
-                }
-                LinkKind::Hard | LinkKind::External { .. } | LinkKind::Soft(_) => {
-                    match self.h5.info_in(&node.loc(), &link.name) {
+            let target = match (&link.kind, info) {
+                (LinkKind::Soft(value), None) => Target::Symlink(soft_link_text(&node.path, value)),
+                (LinkKind::Hard | LinkKind::External { .. } | LinkKind::Soft(_), Some(info)) => {
+                    match info {
                         // The root cannot appear under another name (the kernel
                         // refuses a second name for the mountpoint's inode).
                         Ok(info) if (info.file, info.addr) == self.root_key => {
@@ -420,7 +471,7 @@ impl Fs {
                         },
                     }
                 }
-                LinkKind::Other => {
+                _ => {
                     warn!(
                         "{}: link of a user-defined class, or whose value cannot be read, left out",
                         show(&path)
@@ -470,7 +521,7 @@ impl Fs {
         listing.get(name).cloned().ok_or(Error::NotFound)
     }
 
-    fn dataset(&self, ino: Ino, node: &Node) -> Result<Arc<Dataset>> {
+    fn dataset(&self, ino: Ino, node: &Node) -> Result<Arc<OpenDataset>> {
         let generation = {
             let c = self.caches();
             if let Some(d) = c.datasets.get(&ino) {
@@ -478,23 +529,27 @@ impl Fs {
             }
             c.generation
         };
-        let ds = Arc::new(
-            self.h5
-                .open_dataset(&node.loc())
-                .map_err(|e| io(&node.path, e))?,
-        );
+        let loc = node.loc();
+        let info = self.h5.dataset(&loc).map_err(|e| io(&node.path, e))?;
+        // Direct reads know the mounted file only, not external ones.
+        let plan = (self.direct.is_some() && node.file == 0)
+            .then(|| Plan::new(&info, &node.path))
+            .flatten()
+            .map(Arc::new);
+        let ds = Arc::new(OpenDataset {
+            loc,
+            meta: info.meta,
+            plan,
+        });
         self.caches().keep_dataset(generation, ino, &ds);
         Ok(ds)
     }
 
     fn attrs_of(&self, node: &Node) -> Vec<AttrResult> {
-        match self.h5.attr_names(&node.loc()) {
-            Ok(names) => names
+        match self.h5.attrs(&node.loc()) {
+            Ok(attrs) => attrs
                 .into_iter()
-                .map(|n| {
-                    let v = self.h5.read_attr(&node.loc(), &n).map_err(|e| e.msg);
-                    (n, v)
-                })
+                .map(|(n, v)| (n, v.map_err(|e| e.msg)))
                 .collect(),
             Err(e) => vec![(b"".to_vec(), Err(e.msg))],
         }
@@ -537,8 +592,9 @@ impl Fs {
                             error!("{msg}");
                             return Err(Error::Io(msg));
                         }
-                        let values = ds
-                            .read_values()
+                        let values = self
+                            .h5
+                            .read_values(&ds.loc)
                             .map_err(|e| read_error(&node.path, &ds, e))?;
                         render(format, &values)
                     }
@@ -633,17 +689,15 @@ impl Fs {
                     else {
                         return Ok(Vec::new());
                     };
-                    // Direct reads know the mounted file only, not external ones.
-                    let fast = self
-                        .direct
-                        .as_ref()
-                        .filter(|_| node.file == 0)
-                        .and_then(|f| {
-                            ds.read_fast(f, self.h5.base(), &self.chunks, span.first, span.end)
-                        });
-                    let buf = match fast {
-                        Some(r) => r,
-                        None => ds.read_elements(span.first, span.end),
+                    let buf = match (&ds.plan, &self.direct) {
+                        (Some(plan), Some(source)) => {
+                            let chunks: Arc<dyn ChunkSource> = Arc::new(WorkerChunks {
+                                workers: self.h5.clone(),
+                                loc: ds.loc.clone(),
+                            });
+                            plan.read(source, &chunks, &self.chunks, span.first, span.end)
+                        }
+                        _ => self.h5.read_elements(&ds.loc, span.first, span.end),
                     }
                     .map_err(|e| read_error(&node.path, &ds, e))?;
                     let start = span.skip as usize;
@@ -759,15 +813,15 @@ impl Fs {
             return Ok(self.gate());
         }
         loop {
-            if !self.h5.is_open_for_writing() {
+            if !self.h5.is_writable() {
                 let _all = self.gate.write().unwrap_or_else(|e| e.into_inner());
-                if !self.h5.is_open_for_writing() {
+                if !self.h5.is_writable() {
                     self.caches().clear();
                     self.h5.reopen(true).map_err(|e| io(b"/", e))?;
                 }
             }
             let g = self.gate();
-            if self.h5.is_open_for_writing() {
+            if self.h5.is_writable() {
                 return Ok(g);
             }
         }
@@ -783,11 +837,11 @@ impl Fs {
             return Ok(());
         }
         let _all = self.gate.write().unwrap_or_else(|e| e.into_inner());
-        if !self.h5.is_open_for_writing() {
+        if !self.h5.is_writable() {
             return Ok(());
         }
         self.h5.sync().map_err(|e| io(b"/", e))?;
-        if self.h5.marks_writers() {
+        if self.marks_writers() {
             self.caches().clear();
             self.h5.reopen(false).map_err(|e| io(b"/", e))?;
         }

@@ -11,6 +11,7 @@ use log::{error, info};
 use super::ahead::{self, ReadAhead};
 use super::limits::{check_extent, ExtentError};
 use super::stage::{Staging, Target};
+use super::OpenDataset;
 use super::{io, join, lock, show, Attr, Error, Fs, Result};
 use crate::encode::descr::descr;
 use crate::encode::json::value_to_json;
@@ -21,7 +22,7 @@ use crate::encode::parse::{
 };
 use crate::encode::sidecar::Representation;
 use crate::encode::text::TextFormat;
-use crate::h5::{CreateSpec, Dataset, DatasetMeta, ElementData, Layout, TypeDesc, Value};
+use crate::model::{CreateSpec, DatasetMeta, ElementData, Layout, TypeDesc, Value};
 use crate::tree::names::SIDECAR_SUFFIX;
 use crate::tree::{DirEntry, EntryType, Ino, Node, NodeKind, Tree};
 
@@ -555,13 +556,18 @@ impl Fs {
         let last = end.div_ceil(itemsize);
         let head = offset % itemsize;
         if head == 0 && end % itemsize == 0 {
-            return ds
-                .write_elements(first, data)
+            return self
+                .h5
+                .write_elements(&ds.loc, first, data)
                 .map_err(|e| io(&node.path, e));
         }
         // Partial elements at the edges: read them, patch, write back whole.
         let mut buf = vec![0u8; ((last - first) * itemsize) as usize];
-        let edge = |at: u64| ds.read_elements(at, at + 1).map_err(|e| io(&node.path, e));
+        let edge = |at: u64| {
+            self.h5
+                .read_elements(&ds.loc, at, at + 1)
+                .map_err(|e| io(&node.path, e))
+        };
         if head != 0 {
             buf[..itemsize as usize].copy_from_slice(&edge(first)?);
         }
@@ -570,12 +576,13 @@ impl Fs {
             buf[n - itemsize as usize..].copy_from_slice(&edge(last - 1)?);
         }
         buf[head as usize..head as usize + data.len()].copy_from_slice(data);
-        ds.write_elements(first, &buf)
+        self.h5
+            .write_elements(&ds.loc, first, &buf)
             .map_err(|e| io(&node.path, e))
     }
 
     /// Set axis 0 of dataset `ino` to `rows` (EFBIG beyond what it can hold).
-    fn resize_rows(&self, ino: Ino, node: &Node, ds: &Dataset, rows: u64) -> Result<()> {
+    fn resize_rows(&self, ino: Ino, node: &Node, ds: &OpenDataset, rows: u64) -> Result<()> {
         let shape = ds.meta.shape.clone().unwrap_or_default();
         let Some(max) = max_rows(&ds.meta) else {
             return Err(Error::TooBig(format!(
@@ -601,7 +608,9 @@ impl Fs {
         dims[0] = rows;
         check_extent(&dims, ds.meta.ty.size() as u64, ds.meta.chunks.as_deref())
             .map_err(|e| extent_error(&node.path, e))?;
-        ds.set_extent(&dims).map_err(|e| io(&node.path, e))?;
+        self.h5
+            .set_extent(&ds.loc, &dims)
+            .map_err(|e| io(&node.path, e))?;
         self.changed(ino);
         Ok(())
     }
@@ -773,7 +782,7 @@ impl Fs {
     }
 
     /// Copy the staged bytes from `from` on into `ds`, in whole elements.
-    fn copy_in(&self, node: &Node, ds: &Dataset, st: &Staging, from: u64) -> Result<()> {
+    fn copy_in(&self, node: &Node, ds: &OpenDataset, st: &Staging, from: u64) -> Result<()> {
         let itemsize = ds.meta.ty.size() as u64;
         let piece = (COPY_PIECE / itemsize).max(1) * itemsize;
         let mut pos = from;
@@ -781,14 +790,15 @@ impl Fs {
             let chunk = st
                 .read_at(pos, piece.min(st.len() - pos) as usize)
                 .map_err(|e| Error::Io(e.to_string()))?;
-            ds.write_elements((pos - from) / itemsize, &chunk)
+            self.h5
+                .write_elements(&ds.loc, (pos - from) / itemsize, &chunk)
                 .map_err(|e| io(&node.path, e))?;
             pos += chunk.len() as u64;
         }
         Ok(())
     }
 
-    fn apply_text(&self, ino: Ino, node: &Node, ds: &Dataset, bytes: &[u8]) -> Result<()> {
+    fn apply_text(&self, ino: Ino, node: &Node, ds: &OpenDataset, bytes: &[u8]) -> Result<()> {
         let Representation::Text(format) = Representation::of(&ds.meta.ty) else {
             return Err(Error::Invalid("not a text dataset".into()));
         };
@@ -809,7 +819,9 @@ impl Fs {
         } else {
             self.dataset(ino, node)?
         };
-        ds.write_all(&data).map_err(|e| io(&node.path, e))?;
+        self.h5
+            .write_all(&ds.loc, data)
+            .map_err(|e| io(&node.path, e))?;
         self.changed(ino);
         if format == TextFormat::Lines {
             info!("{}: rewrote {n} strings", show(&node.path));
@@ -901,7 +913,9 @@ impl Fs {
         }
         check_extent(&shape, meta.ty.size() as u64, meta.chunks.as_deref())
             .map_err(|e| extent_error(&node.path, e))?;
-        ds.set_extent(&shape).map_err(|e| io(&node.path, e))?;
+        self.h5
+            .set_extent(&ds.loc, &shape)
+            .map_err(|e| io(&node.path, e))?;
         self.changed(dataset);
         Ok(())
     }
@@ -1000,8 +1014,9 @@ impl Fs {
         }
         let node = self.node(existing.ino)?;
         let ds = self.dataset(existing.ino, &node)?;
-        let raw = ds
-            .read_elements(0, ds.meta.npoints())
+        let raw = self
+            .h5
+            .read_elements(&ds.loc, 0, ds.meta.npoints())
             .map_err(|e| io(&path, e))?;
         let want = create
             .shape
@@ -1030,7 +1045,7 @@ impl Fs {
             match element_data(&a.ty, &a.values) {
                 Ok(data) if a.shape.is_some() => {
                     self.h5
-                        .create_attr(&node.loc(), &attr_name, &a.ty, &shape, &data)
+                        .create_attr(&node.loc(), &attr_name, &a.ty, &shape, data)
                         .map_err(|e| io(&path, e))?;
                 }
                 _ => error!(
@@ -1256,7 +1271,9 @@ impl Fs {
         let ds = self.dataset(src_ino, src)?;
         let read_all = || -> Result<Vec<u8>> {
             let n = ds.meta.npoints();
-            ds.read_elements(0, n).map_err(|e| io(&src.path, e))
+            self.h5
+                .read_elements(&ds.loc, 0, n)
+                .map_err(|e| io(&src.path, e))
         };
         let stage_from = |target: Target, bytes: &[u8]| -> Result<Staging> {
             let mut s = Staging::new(target, bytes).map_err(|e| Error::Io(e.to_string()))?;
@@ -1505,14 +1522,14 @@ impl Fs {
             if current.shape.is_some() {
                 let data = element_data(&current.ty, &values).map_err(invalid)?;
                 self.h5
-                    .write_attr(&loc, attr_name, &current.ty, &data)
+                    .write_attr(&loc, attr_name, &current.ty, data)
                     .map_err(|e| io(&node.path, e))?;
             }
         } else {
             let (ty, shape, values) = infer_new_attr(value);
             let data = element_data(&ty, &values).map_err(invalid)?;
             self.h5
-                .create_attr(&loc, attr_name, &ty, &shape, &data)
+                .create_attr(&loc, attr_name, &ty, &shape, data)
                 .map_err(|e| io(&node.path, e))?;
         }
         self.changed(ino);
@@ -1541,7 +1558,7 @@ fn bytes_spec() -> CreateSpec {
         ty: TypeDesc::Int {
             size: 1,
             signed: false,
-            order: crate::h5::ByteOrder::None,
+            order: crate::model::ByteOrder::None,
         },
         shape: Some(vec![0]),
         maxshape: vec![None],

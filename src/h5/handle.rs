@@ -8,80 +8,60 @@
 use hdf5::{MajorErrorCode, MinorErrorCode};
 use hdf5_sys::h5i::{hid_t, H5Idec_ref};
 
-/// What kind of failure an HDF5 call reported; the filesystem maps these to errno.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    NotFound,
-    NotHdf5,
-    Locked,
-    MissingFilter,
-    Unsupported,
-    Other,
+use crate::model::{ErrorKind, H5Error, Result};
+
+/// Capture and classify the library's current error stack after a failed
+/// call: the one place where libhdf5's errors become an [`ErrorKind`].
+pub(crate) fn last_error(what: &str) -> H5Error {
+    let err = match hdf5::Error::query() {
+        Ok(e) => e,
+        Err(e) => return H5Error::new(ErrorKind::Other, format!("{what}: {e}")),
+    };
+    let Some(stack) = err.stack() else {
+        return H5Error::new(ErrorKind::Other, format!("{what}: {err}"));
+    };
+    let says = |needle: &str| stack.iter().any(|f| f.desc().contains(needle));
+    let kind = if stack.contains_minor(MinorErrorCode::NotHdf5) {
+        ErrorKind::NotHdf5
+    } else if stack.contains_minor(MinorErrorCode::CantLockFile)
+        || stack.contains_minor(MinorErrorCode::FileOpen)
+    {
+        ErrorKind::Locked
+    } else if stack.contains_major(MajorErrorCode::File)
+        && stack.contains_minor(MinorErrorCode::CantOpenFile)
+        // The superblock's status flags: libhdf5 gives this case no code of its own.
+        && says("already open for write")
+    {
+        ErrorKind::MarkedOpen
+    } else if stack.contains_major(MajorErrorCode::Pipeline)
+        && (stack.contains_minor(MinorErrorCode::CantOpenObj)
+            || stack.contains_minor(MinorErrorCode::NotFound)
+            || stack.contains_minor(MinorErrorCode::NoFilter))
+    {
+        ErrorKind::MissingFilter
+    } else if stack.contains_minor(MinorErrorCode::Exists)
+        || stack.contains_minor(MinorErrorCode::AlreadyExists)
+    {
+        ErrorKind::Exists
+    } else if stack.contains_minor(MinorErrorCode::NotFound) {
+        ErrorKind::NotFound
+    } else {
+        ErrorKind::Other
+    };
+    // The innermost frame says what went wrong; the outer ones only repeat
+    // which call failed.
+    let inner = stack
+        .iter()
+        .last()
+        .map(|f| f.desc().to_string())
+        .unwrap_or_default();
+    let detail = if inner.is_empty() {
+        stack.description().to_string()
+    } else {
+        inner
+    };
+    H5Error::new(kind, format!("{what}: {detail}"))
 }
-
-/// An HDF5 failure with a human-readable message (operation plus library detail).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{msg}")]
-pub struct H5Error {
-    pub kind: ErrorKind,
-    pub msg: String,
-}
-
-impl H5Error {
-    pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Self {
-        H5Error {
-            kind,
-            msg: msg.into(),
-        }
-    }
-
-    /// Capture and classify the library's current error stack after a failed call.
-    pub(crate) fn last(what: &str) -> Self {
-        let err = match hdf5::Error::query() {
-            Ok(e) => e,
-            Err(e) => return H5Error::new(ErrorKind::Other, format!("{what}: {e}")),
-        };
-        let (kind, detail) = match err.stack() {
-            Some(stack) => {
-                let kind = if stack.contains_minor(MinorErrorCode::NotHdf5) {
-                    ErrorKind::NotHdf5
-                } else if stack.contains_minor(MinorErrorCode::CantLockFile)
-                    || stack.contains_minor(MinorErrorCode::FileOpen)
-                {
-                    ErrorKind::Locked
-                } else if stack.contains_major(MajorErrorCode::Pipeline)
-                    && (stack.contains_minor(MinorErrorCode::CantOpenObj)
-                        || stack.contains_minor(MinorErrorCode::NotFound)
-                        || stack.contains_minor(MinorErrorCode::NoFilter))
-                {
-                    ErrorKind::MissingFilter
-                } else if stack.contains_minor(MinorErrorCode::NotFound) {
-                    ErrorKind::NotFound
-                } else {
-                    ErrorKind::Other
-                };
-                // The innermost frame usually says what actually went wrong.
-                let inner = stack
-                    .iter()
-                    .last()
-                    .map(|f| f.desc().to_string())
-                    .unwrap_or_default();
-                // The innermost frame says what went wrong; the outer ones only
-                // repeat which call failed.
-                let detail = if inner.is_empty() {
-                    stack.description().to_string()
-                } else {
-                    inner
-                };
-                (kind, detail)
-            }
-            None => (ErrorKind::Other, err.to_string()),
-        };
-        H5Error::new(kind, format!("{what}: {detail}"))
-    }
-}
-
-pub type Result<T, E = H5Error> = std::result::Result<T, E>;
 
 /// Run `f` holding the global HDF5 lock (reentrant).
 pub fn locked<T>(f: impl FnOnce() -> T) -> T {
@@ -91,7 +71,7 @@ pub fn locked<T>(f: impl FnOnce() -> T) -> T {
 /// Check the return value of an HDF5 call made under the lock.
 pub(crate) fn check<T: IsError>(what: &str, value: T) -> Result<T> {
     if value.is_error() {
-        Err(H5Error::last(what))
+        Err(last_error(what))
     } else {
         Ok(value)
     }
@@ -131,7 +111,7 @@ unsafe impl Sync for Hid {}
 impl Hid {
     pub(crate) fn new(what: &str, id: hid_t) -> Result<Hid> {
         if id < 0 {
-            Err(H5Error::last(what))
+            Err(last_error(what))
         } else {
             Ok(Hid(id))
         }

@@ -1,23 +1,16 @@
-//! The only part of h5fs that touches libhdf5.
+//! The only part of h5fs that touches libhdf5. It runs in the worker
+//! processes (see [`crate::worker`]), never in the daemon that serves the
+//! mount, so a crash or a hang inside libhdf5 is contained there.
 //!
-//! Everything above this module sees plain Rust data: [`TypeDesc`],
-//! [`DatasetMeta`], [`Value`], [`Link`] and byte buffers.
+//! Everything it takes and returns is plain data from [`crate::model`].
 
-mod fast;
-pub mod filters;
+mod attrs;
+mod dataset;
+mod decode;
+mod file;
 mod handle;
-pub mod hyperslab;
-mod object;
-pub mod types;
-pub mod value;
-mod write;
+mod namespace;
+mod types;
 
-pub use fast::ChunkCache;
-pub use handle::{ErrorKind, H5Error, Result};
-pub use object::{
-    AttrData, Dataset, DatasetMeta, Filter, H5File, H5Path, Layout, Link, LinkKind, Loc,
-    ObjectInfo, ObjectKind,
-};
-pub use types::{ByteOrder, Field, StrPad, TypeDesc};
-pub use value::Value;
-pub use write::{CreateSpec, ElementData};
+pub use dataset::Dataset;
+pub use file::H5File;

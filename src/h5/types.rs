@@ -1,11 +1,8 @@
-//! The element types of datasets and attributes, as h5py sees them.
-//!
-//! [`TypeDesc`] is a plain description of an HDF5 datatype, already folded the
-//! way h5py folds it into a numpy dtype (an enum of FALSE/TRUE is `bool`, a
-//! compound of two floats `r`,`i` is complex, a `NUMPY:` opaque is datetime).
-//! From it we build the *memory* type h5py would read with, so that the bytes
-//! HDF5 hands us are exactly h5py's `tobytes()`: for example a space-padded
-//! string arrives NUL-padded, and a non-IEEE float arrives as IEEE.
+//! libhdf5 datatypes <-> [`TypeDesc`]: describing a file's type the way h5py
+//! folds it, and building the *memory* type h5py would read with, so that
+//! the bytes HDF5 hands us are exactly h5py's `tobytes()` (a space-padded
+//! string arrives NUL-padded, a non-IEEE float as IEEE); and the type a new
+//! dataset or attribute is stored with.
 
 use std::ffi::CStr;
 
@@ -17,152 +14,13 @@ use hdf5_sys::h5::H5free_memory;
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5t::*;
 
-use super::handle::{check, Hid, Result};
+use super::handle::{check, Hid};
+use hdf5::globals as g;
+use hdf5_sys::h5::hsize_t;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ByteOrder {
-    Little,
-    Big,
-    /// Single bytes and types without an order (strings, opaque).
-    None,
-}
-
-impl ByteOrder {
-    /// The numpy byte-order character.
-    pub fn numpy_char(self) -> char {
-        match self {
-            ByteOrder::Little => '<',
-            ByteOrder::Big => '>',
-            ByteOrder::None => '|',
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrPad {
-    NullTerm,
-    NullPad,
-    SpacePad,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Field {
-    pub name: String,
-    pub offset: usize,
-    pub ty: TypeDesc,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum TypeDesc {
-    Int {
-        size: usize,
-        signed: bool,
-        order: ByteOrder,
-    },
-    /// An IEEE-like float of 2, 4, 8 bytes, or 16 (x86 long double).
-    Float {
-        size: usize,
-        order: ByteOrder,
-    },
-    Bool,
-    Enum {
-        base: Box<TypeDesc>,
-        members: Vec<(String, i128)>,
-    },
-    FixedString {
-        size: usize,
-        utf8: bool,
-        pad: StrPad,
-    },
-    VarString {
-        utf8: bool,
-    },
-    Compound {
-        size: usize,
-        fields: Vec<Field>,
-    },
-    /// Two floats named `r` and `i`; `size` is the whole element.
-    Complex {
-        size: usize,
-        order: ByteOrder,
-    },
-    Array {
-        base: Box<TypeDesc>,
-        dims: Vec<usize>,
-    },
-    Opaque {
-        size: usize,
-        tag: String,
-    },
-    /// An opaque type tagged `NUMPY:<descr>`, as h5py stores numpy types that
-    /// HDF5 lacks (datetime64, timedelta64, bytes): h5py reads it as that dtype.
-    NumpyTagged {
-        descr: String,
-        size: usize,
-    },
-    Bitfield {
-        size: usize,
-        order: ByteOrder,
-    },
-    VarLen {
-        base: Box<TypeDesc>,
-    },
-    ObjectRef,
-    RegionRef,
-    /// A type h5py cannot map to numpy either; the reason names it.
-    Unsupported {
-        reason: String,
-    },
-}
-
-impl TypeDesc {
-    /// Bytes one element takes in memory (h5py's itemsize).
-    pub fn size(&self) -> usize {
-        match self {
-            TypeDesc::Int { size, .. }
-            | TypeDesc::Float { size, .. }
-            | TypeDesc::FixedString { size, .. }
-            | TypeDesc::Compound { size, .. }
-            | TypeDesc::Complex { size, .. }
-            | TypeDesc::Opaque { size, .. }
-            | TypeDesc::Bitfield { size, .. } => *size,
-            TypeDesc::Bool => 1,
-            TypeDesc::NumpyTagged { size, .. } => *size,
-            TypeDesc::Enum { base, .. } => base.size(),
-            TypeDesc::Array { base, dims } => base.size() * dims.iter().product::<usize>(),
-            TypeDesc::VarString { .. } => std::mem::size_of::<*const u8>(),
-            TypeDesc::VarLen { .. } => std::mem::size_of::<hvl_t>(),
-            TypeDesc::ObjectRef => 8,
-            TypeDesc::RegionRef => 12,
-            TypeDesc::Unsupported { .. } => 0,
-        }
-    }
-
-    /// True when elements have no fixed-size byte form (pointers or references inside).
-    pub fn is_variable(&self) -> bool {
-        match self {
-            TypeDesc::VarString { .. }
-            | TypeDesc::VarLen { .. }
-            | TypeDesc::ObjectRef
-            | TypeDesc::RegionRef => true,
-            TypeDesc::Compound { fields, .. } => fields.iter().any(|f| f.ty.is_variable()),
-            TypeDesc::Array { base, .. } | TypeDesc::Enum { base, .. } => base.is_variable(),
-            _ => false,
-        }
-    }
-
-    /// The first reason this type cannot be shown, if any part of it is unsupported.
-    pub fn unsupported(&self) -> Option<&str> {
-        match self {
-            TypeDesc::Unsupported { reason } => Some(reason),
-            TypeDesc::Compound { fields, .. } => fields.iter().find_map(|f| f.ty.unsupported()),
-            TypeDesc::Array { base, .. }
-            | TypeDesc::Enum { base, .. }
-            | TypeDesc::VarLen { base } => base.unsupported(),
-            _ => None,
-        }
-    }
-}
+use crate::model::{
+    int_from_bytes, numpy_tag_fits, ByteOrder, ErrorKind, Field, H5Error, Result, StrPad, TypeDesc,
+};
 
 fn order_of(tid: hid_t, size: usize) -> ByteOrder {
     if size <= 1 {
@@ -185,7 +43,7 @@ unsafe fn take_h5_string(ptr: *mut std::os::raw::c_char) -> String {
 }
 
 /// Describe the datatype `tid` (caller holds the lock).
-pub(crate) fn describe(tid: hid_t) -> Result<TypeDesc> {
+pub(super) fn describe(tid: hid_t) -> Result<TypeDesc> {
     unsafe {
         let class = H5Tget_class(tid);
         let size = H5Tget_size(tid);
@@ -270,24 +128,6 @@ pub(crate) fn describe(tid: hid_t) -> Result<TypeDesc> {
                 reason: format!("datatype class {class:?}"),
             },
         })
-    }
-}
-
-/// Whether a `NUMPY:` tag names a simple numpy type of exactly `size` bytes
-/// (`<M8[s]`, `|S21`, `>m8[ns]`...), which is when h5py reads it as that type.
-pub fn numpy_tag_fits(descr: &str, size: usize) -> bool {
-    let b = descr.as_bytes();
-    if b.len() < 3 || !matches!(b[0], b'<' | b'>' | b'|' | b'=') {
-        return false;
-    }
-    let rest = &descr[2..];
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let unit_ok = rest[digits.len()..].is_empty()
-        || (matches!(b[1], b'M' | b'm') && rest[digits.len()..].starts_with('['));
-    match (b[1], digits.parse::<usize>()) {
-        (b'M' | b'm', Ok(8)) => unit_ok && size == 8,
-        (b'S' | b'V', Ok(n)) => n == size && rest.len() == digits.len(),
-        _ => false,
     }
 }
 
@@ -394,32 +234,10 @@ unsafe fn describe_enum(tid: hid_t) -> Result<TypeDesc> {
     })
 }
 
-/// Read an integer of 1..=8 bytes in the given order.
-pub fn int_from_bytes(bytes: &[u8], signed: bool, order: ByteOrder) -> i128 {
-    let mut buf = [0u8; 8];
-    let n = bytes.len().min(8);
-    if order == ByteOrder::Big {
-        for (i, b) in bytes[..n].iter().rev().enumerate() {
-            buf[i] = *b;
-        }
-    } else {
-        buf[..n].copy_from_slice(&bytes[..n]);
-    }
-    let unsigned = u64::from_le_bytes(buf);
-    if signed && n > 0 && n < 8 {
-        let shift = 64 - 8 * n as u32;
-        (((unsigned << shift) as i64) >> shift) as i128
-    } else if signed {
-        unsigned as i64 as i128
-    } else {
-        unsigned as i128
-    }
-}
-
 /// Build the memory type h5py would read `desc` with (caller holds the lock).
 /// `file_type` is the file's own type for the same element, used where h5py
 /// keeps the stored layout (enums, opaque, bitfields).
-pub(crate) fn memory_type(desc: &TypeDesc, file_type: hid_t) -> Result<Hid> {
+pub(super) fn memory_type(desc: &TypeDesc, file_type: hid_t) -> Result<Hid> {
     unsafe {
         match desc {
             TypeDesc::Int {
@@ -540,10 +358,9 @@ pub(crate) fn memory_type(desc: &TypeDesc, file_type: hid_t) -> Result<Hid> {
             | TypeDesc::Opaque { .. }
             | TypeDesc::NumpyTagged { .. }
             | TypeDesc::Bitfield { .. } => Hid::new("H5Tcopy", H5Tcopy(file_type)),
-            TypeDesc::Unsupported { reason } => Err(super::handle::H5Error::new(
-                super::handle::ErrorKind::Unsupported,
-                reason.clone(),
-            )),
+            TypeDesc::Unsupported { reason } => {
+                Err(H5Error::new(ErrorKind::Unsupported, reason.clone()))
+            }
         }
     }
 }
@@ -568,75 +385,141 @@ unsafe fn set_cset(tid: hid_t, utf8: bool) -> Result<()> {
 }
 
 /// A NUL-terminated copy of `s` (interior NULs cannot occur in HDF5 names).
-pub(crate) fn cstring(s: &str) -> std::ffi::CString {
+pub(super) fn cstring(s: &str) -> std::ffi::CString {
     std::ffi::CString::new(s.replace('\0', "")).unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ints_from_bytes_in_both_orders() {
-        assert_eq!(int_from_bytes(&[0xff], true, ByteOrder::None), -1);
-        assert_eq!(int_from_bytes(&[0xff], false, ByteOrder::None), 255);
-        assert_eq!(int_from_bytes(&[0x01, 0x02], false, ByteOrder::Big), 0x0102);
-        assert_eq!(
-            int_from_bytes(&[0x01, 0x02], false, ByteOrder::Little),
-            0x0201
-        );
-        assert_eq!(int_from_bytes(&[0xfe, 0xff], true, ByteOrder::Little), -2);
-        assert_eq!(
-            int_from_bytes(&[0xff; 8], false, ByteOrder::Little),
-            u64::MAX as i128
-        );
-        assert_eq!(int_from_bytes(&[0xff; 8], true, ByteOrder::Little), -1);
-    }
-
-    #[test]
-    fn numpy_tags() {
-        assert!(numpy_tag_fits("<M8[s]", 8));
-        assert!(numpy_tag_fits(">m8[ns]", 8));
-        assert!(numpy_tag_fits("|S21", 21));
-        assert!(!numpy_tag_fits("|S21", 20));
-        assert!(!numpy_tag_fits("<M8[s]", 4));
-        assert!(!numpy_tag_fits("garbage", 8));
-        assert!(!numpy_tag_fits("<f8", 8));
-    }
-
-    #[test]
-    fn variable_and_sizes() {
-        let vs = TypeDesc::VarString { utf8: true };
-        assert!(vs.is_variable());
-        let c = TypeDesc::Compound {
-            size: 16,
-            fields: vec![
-                Field {
-                    name: "a".into(),
-                    offset: 0,
-                    ty: TypeDesc::Int {
-                        size: 4,
-                        signed: true,
-                        order: ByteOrder::Little,
-                    },
-                },
-                Field {
-                    name: "s".into(),
-                    offset: 8,
-                    ty: vs,
-                },
-            ],
-        };
-        assert!(c.is_variable());
-        assert_eq!(c.size(), 16);
-        let a = TypeDesc::Array {
-            base: Box::new(TypeDesc::Float {
-                size: 8,
-                order: ByteOrder::Little,
-            }),
-            dims: vec![2, 3],
-        };
-        assert_eq!(a.size(), 48);
-        assert!(!a.is_variable());
+/// The datatype to store `ty` with in a new dataset or attribute.
+pub(super) unsafe fn creation_type(ty: &TypeDesc) -> Result<Hid> {
+    let copy = |t: hid_t| Hid::new("H5Tcopy", H5Tcopy(t));
+    match ty {
+        TypeDesc::Int {
+            size,
+            signed,
+            order,
+        } => {
+            let be = *order == ByteOrder::Big;
+            let t = match (size, signed, be) {
+                (1, true, _) => *g::H5T_STD_I8LE,
+                (1, false, _) => *g::H5T_STD_U8LE,
+                (2, true, false) => *g::H5T_STD_I16LE,
+                (2, true, true) => *g::H5T_STD_I16BE,
+                (2, false, false) => *g::H5T_STD_U16LE,
+                (2, false, true) => *g::H5T_STD_U16BE,
+                (4, true, false) => *g::H5T_STD_I32LE,
+                (4, true, true) => *g::H5T_STD_I32BE,
+                (4, false, false) => *g::H5T_STD_U32LE,
+                (4, false, true) => *g::H5T_STD_U32BE,
+                (8, true, false) => *g::H5T_STD_I64LE,
+                (8, true, true) => *g::H5T_STD_I64BE,
+                (8, false, false) => *g::H5T_STD_U64LE,
+                (8, false, true) => *g::H5T_STD_U64BE,
+                _ => {
+                    return Err(H5Error::new(
+                        ErrorKind::Unsupported,
+                        format!("{size}-byte integer"),
+                    ))
+                }
+            };
+            copy(t)
+        }
+        TypeDesc::Bool => {
+            let t = Hid::new("H5Tenum_create", H5Tenum_create(*g::H5T_NATIVE_INT8))?;
+            for (name, v) in [(c"FALSE", 0i8), (c"TRUE", 1i8)] {
+                check(
+                    "H5Tenum_insert",
+                    H5Tenum_insert(t.id(), name.as_ptr(), (&v as *const i8).cast()),
+                )?;
+            }
+            Ok(t)
+        }
+        TypeDesc::Enum { base, members } => {
+            let b = creation_type(base)?;
+            let t = Hid::new("H5Tenum_create", H5Tenum_create(b.id()))?;
+            let size = base.size();
+            for (name, v) in members {
+                let mut raw = (*v as i64).to_le_bytes().to_vec();
+                raw.truncate(size);
+                if matches!(
+                    **base,
+                    TypeDesc::Int {
+                        order: ByteOrder::Big,
+                        ..
+                    }
+                ) {
+                    raw.reverse();
+                }
+                let n = cstring(name);
+                check(
+                    "H5Tenum_insert",
+                    H5Tenum_insert(t.id(), n.as_ptr(), raw.as_ptr().cast()),
+                )?;
+            }
+            Ok(t)
+        }
+        TypeDesc::Bitfield { size, order } => {
+            let be = *order == ByteOrder::Big;
+            let t = match (size, be) {
+                (1, _) => *g::H5T_STD_B8LE,
+                (2, false) => *g::H5T_STD_B16LE,
+                (2, true) => *g::H5T_STD_B16BE,
+                (4, false) => *g::H5T_STD_B32LE,
+                (4, true) => *g::H5T_STD_B32BE,
+                (8, false) => *g::H5T_STD_B64LE,
+                _ => *g::H5T_STD_B64BE,
+            };
+            copy(t)
+        }
+        TypeDesc::Opaque { size, tag } => {
+            let t = Hid::new("H5Tcreate", H5Tcreate(H5T_class_t::H5T_OPAQUE, *size))?;
+            if !tag.is_empty() {
+                let c = cstring(tag);
+                check("H5Tset_tag", H5Tset_tag(t.id(), c.as_ptr()))?;
+            }
+            Ok(t)
+        }
+        TypeDesc::NumpyTagged { descr, size } => {
+            let t = Hid::new("H5Tcreate", H5Tcreate(H5T_class_t::H5T_OPAQUE, *size))?;
+            let c = cstring(&format!("NUMPY:{descr}"));
+            check("H5Tset_tag", H5Tset_tag(t.id(), c.as_ptr()))?;
+            Ok(t)
+        }
+        TypeDesc::Compound { size, fields } => {
+            let t = Hid::new("H5Tcreate", H5Tcreate(H5T_class_t::H5T_COMPOUND, *size))?;
+            for f in fields {
+                let ft = creation_type(&f.ty)?;
+                let n = cstring(&f.name);
+                check(
+                    "H5Tinsert",
+                    H5Tinsert(t.id(), n.as_ptr(), f.offset, ft.id()),
+                )?;
+            }
+            Ok(t)
+        }
+        TypeDesc::Array { base, dims } => {
+            let b = creation_type(base)?;
+            let d: Vec<hsize_t> = dims.iter().map(|x| *x as hsize_t).collect();
+            Hid::new(
+                "H5Tarray_create",
+                H5Tarray_create2(b.id(), d.len() as u32, d.as_ptr()),
+            )
+        }
+        TypeDesc::VarLen { base } => {
+            let b = creation_type(base)?;
+            Hid::new("H5Tvlen_create", H5Tvlen_create(b.id()))
+        }
+        // The memory types h5py reads these with are also what h5py stores.
+        TypeDesc::Float { .. }
+        | TypeDesc::Complex { .. }
+        | TypeDesc::FixedString { .. }
+        | TypeDesc::VarString { .. }
+        | TypeDesc::ObjectRef
+        | TypeDesc::RegionRef => {
+            let placeholder = copy(*g::H5T_STD_U8LE)?;
+            memory_type(ty, placeholder.id())
+        }
+        TypeDesc::Unsupported { reason } => {
+            Err(H5Error::new(ErrorKind::Unsupported, reason.clone()))
+        }
     }
 }

@@ -9,7 +9,7 @@ pub mod names;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::h5::{H5Path, Loc, ObjectKind};
+use crate::model::{H5Path, Loc, ObjectKind};
 
 pub use names::{Planned, Target};
 

@@ -5,6 +5,11 @@
 //! range is then cut into at most `2 * rank - 1` rectangular blocks whose
 //! union, walked in C order, is exactly that range.
 
+/// Element count of `shape`, None if it overflows.
+pub fn element_count(shape: &[u64]) -> Option<u64> {
+    shape.iter().try_fold(1u64, |n, d| n.checked_mul(*d))
+}
+
 /// Elements covering a byte range, and how many leading bytes of the first to skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ElementSpan {

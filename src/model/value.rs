@@ -1,23 +1,16 @@
-//! Element values decoded out of HDF5 memory buffers.
+//! Element values, and the number formats HDF5 stores them in.
 //!
 //! [`Value`] is what the pure encoders (xattr text, sidecar JSON, text views)
-//! consume. Decoding has to live here because variable-length data arrives as
-//! pointers into libhdf5-owned memory and references need the library to name
-//! their targets.
+//! consume; src/h5 decodes it out of libhdf5's memory buffers (variable-length
+//! data arrives as pointers, references need the library to name them), using
+//! the number decoding below.
 
-use std::ffi::CStr;
-use std::os::raw::c_char;
+use serde::{Deserialize, Serialize};
 
-use hdf5_sys::h5i::hid_t;
-use hdf5_sys::h5r::{H5R_type_t, H5Rget_name, H5Rget_region};
-use hdf5_sys::h5s::*;
-use hdf5_sys::h5t::hvl_t;
-
-use super::handle::Hid;
 use super::types::{int_from_bytes, ByteOrder, TypeDesc};
 
 /// One decoded element (or part of one).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -33,22 +26,50 @@ pub enum Value {
     /// An object reference: the target's path, None for a null reference.
     Ref(Option<String>),
     /// A region reference: target path and its selection as JSON.
-    Region(Option<(String, serde_json::Value)>),
+    Region(#[serde(with = "json_text")] Option<(String, serde_json::Value)>),
 }
 
-/// Decode `count` consecutive elements of type `ty` from `buf` (caller holds
-/// the lock; `loc` is any identifier in the file, for naming references).
-pub(crate) fn decode_all(ty: &TypeDesc, buf: &[u8], count: usize, loc: hid_t) -> Vec<Value> {
+/// Region selections travel as JSON text: the worker protocol's encoding is
+/// not self-describing, so it cannot carry a JSON value as such.
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    type Region = Option<(String, serde_json::Value)>;
+
+    pub fn serialize<S: Serializer>(v: &Region, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref()
+            .map(|(path, sel)| (path, sel.to_string()))
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Region, D::Error> {
+        let v: Option<(String, String)> = Deserialize::deserialize(d)?;
+        v.map(|(path, text)| {
+            serde_json::from_str(&text)
+                .map(|sel| (path, sel))
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
+}
+
+/// Decodes the parts of an element that only libhdf5 can: variable-length
+/// strings and sequences (pointers into its memory) and references.
+pub type Variable<'a> = &'a dyn Fn(&TypeDesc, &[u8]) -> Value;
+
+/// Decode `count` consecutive elements of type `ty` from `buf`, in the
+/// memory layout h5py reads with; `var` decodes the variable parts.
+pub fn decode_values(ty: &TypeDesc, buf: &[u8], count: usize, var: Variable) -> Vec<Value> {
     let size = ty.size();
     (0..count)
         .map(|i| match buf.get(i * size..(i + 1) * size) {
-            Some(b) => decode(ty, b, loc),
+            Some(b) => decode(ty, b, var),
             None => Value::Null,
         })
         .collect()
 }
 
-fn decode(ty: &TypeDesc, b: &[u8], loc: hid_t) -> Value {
+fn decode(ty: &TypeDesc, b: &[u8], var: Variable) -> Value {
     match ty {
         TypeDesc::Int {
             size,
@@ -61,7 +82,7 @@ fn decode(ty: &TypeDesc, b: &[u8], loc: hid_t) -> Value {
             Value::Float(if *size == 4 { shortest_f32(v) } else { v })
         }
         TypeDesc::Bool => Value::Bool(b[0] != 0),
-        TypeDesc::Enum { base, .. } => decode(base, b, loc),
+        TypeDesc::Enum { base, .. } => decode(base, b, var),
         TypeDesc::Bitfield { size, order } => {
             Value::Int(int_from_bytes(&b[..*size], false, *order))
         }
@@ -98,16 +119,6 @@ fn decode(ty: &TypeDesc, b: &[u8], loc: hid_t) -> Value {
             let end = s.iter().rposition(|c| *c != 0).map_or(0, |p| p + 1);
             Value::Str(s[..end].to_vec())
         }
-        TypeDesc::VarString { .. } => {
-            let ptr = read_ptr(b) as *const c_char;
-            if ptr.is_null() {
-                Value::Str(Vec::new())
-            } else {
-                // SAFETY: libhdf5 filled this slot with a NUL-terminated string it owns
-                // until the buffer is reclaimed, which happens after decoding.
-                Value::Str(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec())
-            }
-        }
         TypeDesc::Opaque { size, .. } => Value::Bytes(b[..*size].to_vec()),
         TypeDesc::Compound { fields, .. } => Value::Record(
             fields
@@ -115,41 +126,36 @@ fn decode(ty: &TypeDesc, b: &[u8], loc: hid_t) -> Value {
                 .map(|f| {
                     let sz = f.ty.size();
                     let v = match b.get(f.offset..f.offset + sz) {
-                        Some(part) => decode(&f.ty, part, loc),
+                        Some(part) => decode(&f.ty, part, var),
                         None => Value::Null,
                     };
                     (f.name.clone(), v)
                 })
                 .collect(),
         ),
-        TypeDesc::Array { base, dims } => decode_nested(base, b, dims, loc),
-        TypeDesc::VarLen { base } => {
-            // SAFETY: the slot holds an hvl_t written by libhdf5 for this memory type.
-            let vl: hvl_t = unsafe { std::ptr::read_unaligned(b.as_ptr().cast()) };
-            if vl.p.is_null() || vl.len == 0 {
-                return Value::List(Vec::new());
-            }
-            let n = vl.len;
-            let bytes = n * base.size();
-            // SAFETY: libhdf5 allocated `len` elements of the base memory type at `p`.
-            let data = unsafe { std::slice::from_raw_parts(vl.p as *const u8, bytes) };
-            Value::List(decode_all(base, data, n, loc))
-        }
-        TypeDesc::ObjectRef => {
-            if b[..8].iter().all(|c| *c == 0) {
-                return Value::Ref(None);
-            }
-            Value::Ref(ref_name(loc, H5R_type_t::H5R_OBJECT, b))
-        }
-        TypeDesc::RegionRef => {
-            if b[..12].iter().all(|c| *c == 0) {
-                return Value::Region(None);
-            }
-            let path = ref_name(loc, H5R_type_t::H5R_DATASET_REGION, b);
-            let sel = region_selection(loc, b);
-            Value::Region(path.map(|p| (p, sel)))
-        }
+        TypeDesc::Array { base, dims } => decode_nested(base, b, dims, var),
+        TypeDesc::VarString { .. }
+        | TypeDesc::VarLen { .. }
+        | TypeDesc::ObjectRef
+        | TypeDesc::RegionRef => var(ty, b),
         TypeDesc::Unsupported { .. } => Value::Null,
+    }
+}
+
+fn decode_nested(base: &TypeDesc, b: &[u8], dims: &[usize], var: Variable) -> Value {
+    match dims.split_first() {
+        None => decode(base, b, var),
+        Some((n, rest)) => {
+            let stride = base.size() * rest.iter().product::<usize>();
+            Value::List(
+                (0..*n)
+                    .map(|i| match b.get(i * stride..(i + 1) * stride) {
+                        Some(part) => decode_nested(base, part, rest, var),
+                        None => Value::Null,
+                    })
+                    .collect(),
+            )
+        }
     }
 }
 
@@ -160,86 +166,6 @@ fn shortest_f32(v: f64) -> f64 {
         return v;
     }
     format!("{f:?}").parse().unwrap_or(v)
-}
-
-fn decode_nested(base: &TypeDesc, b: &[u8], dims: &[usize], loc: hid_t) -> Value {
-    match dims.split_first() {
-        None => decode(base, b, loc),
-        Some((n, rest)) => {
-            let stride = base.size() * rest.iter().product::<usize>();
-            Value::List(
-                (0..*n)
-                    .map(|i| match b.get(i * stride..(i + 1) * stride) {
-                        Some(part) => decode_nested(base, part, rest, loc),
-                        None => Value::Null,
-                    })
-                    .collect(),
-            )
-        }
-    }
-}
-
-fn read_ptr(b: &[u8]) -> usize {
-    let mut raw = [0u8; std::mem::size_of::<usize>()];
-    let n = raw.len();
-    raw.copy_from_slice(&b[..n]);
-    usize::from_ne_bytes(raw)
-}
-
-fn ref_name(loc: hid_t, kind: H5R_type_t, b: &[u8]) -> Option<String> {
-    unsafe {
-        let n = H5Rget_name(loc, kind, b.as_ptr().cast(), std::ptr::null_mut(), 0);
-        if n <= 0 {
-            return None;
-        }
-        let mut buf = vec![0u8; n as usize + 1];
-        let n2 = H5Rget_name(
-            loc,
-            kind,
-            b.as_ptr().cast(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        );
-        if n2 <= 0 {
-            return None;
-        }
-        buf.truncate(n2 as usize);
-        Some(String::from_utf8_lossy(&buf).into_owned())
-    }
-}
-
-fn region_selection(loc: hid_t, b: &[u8]) -> serde_json::Value {
-    use serde_json::json;
-    unsafe {
-        let Ok(space) = Hid::new(
-            "H5Rget_region",
-            H5Rget_region(loc, H5R_type_t::H5R_DATASET_REGION, b.as_ptr().cast()),
-        ) else {
-            return serde_json::Value::Null;
-        };
-        let rank = H5Sget_simple_extent_ndims(space.id()).max(0) as usize;
-        match H5Sget_select_type(space.id()) {
-            H5S_sel_type::H5S_SEL_POINTS => {
-                let n = H5Sget_select_elem_npoints(space.id()).max(0) as usize;
-                let mut coords = vec![0u64; n * rank];
-                H5Sget_select_elem_pointlist(space.id(), 0, n as u64, coords.as_mut_ptr());
-                let pts: Vec<&[u64]> = coords.chunks(rank.max(1)).collect();
-                json!({ "points": pts })
-            }
-            H5S_sel_type::H5S_SEL_HYPERSLABS => {
-                let n = H5Sget_select_hyper_nblocks(space.id()).max(0) as usize;
-                let mut coords = vec![0u64; n * rank * 2];
-                H5Sget_select_hyper_blocklist(space.id(), 0, n as u64, coords.as_mut_ptr());
-                let blocks: Vec<serde_json::Value> = coords
-                    .chunks(rank.max(1) * 2)
-                    .map(|c| json!([&c[..rank], &c[rank..]]))
-                    .collect();
-                json!({ "blocks": blocks })
-            }
-            H5S_sel_type::H5S_SEL_ALL => json!({ "all": true }),
-            _ => json!({ "none": true }),
-        }
-    }
 }
 
 /// Decode an IEEE float of 2, 4, 8 bytes, or an x87 80-bit value in 16 bytes.
@@ -296,6 +222,65 @@ fn x87_to_f64(v: &[u8]) -> f64 {
 mod tests {
     use super::*;
 
+    fn fixed(ty: &TypeDesc, b: &[u8]) -> Vec<Value> {
+        decode_values(ty, b, 1, &|_, _| panic!("no variable parts here"))
+    }
+
+    #[test]
+    fn float32_values_are_their_shortest_decimal() {
+        let ty = TypeDesc::Float {
+            size: 4,
+            order: ByteOrder::Little,
+        };
+        assert_eq!(fixed(&ty, &0.1f32.to_le_bytes()), vec![Value::Float(0.1)]);
+    }
+
+    #[test]
+    fn fixed_strings_lose_trailing_nuls_only() {
+        let ty = TypeDesc::FixedString {
+            size: 5,
+            utf8: false,
+            pad: crate::model::StrPad::NullPad,
+        };
+        assert_eq!(fixed(&ty, b"ab\0c\0"), vec![Value::Str(b"ab\0c".to_vec())]);
+    }
+
+    #[test]
+    fn variable_parts_are_left_to_the_caller() {
+        let ty = TypeDesc::Compound {
+            size: 12,
+            fields: vec![
+                crate::model::Field {
+                    name: "n".into(),
+                    offset: 0,
+                    ty: TypeDesc::Int {
+                        size: 4,
+                        signed: true,
+                        order: ByteOrder::Little,
+                    },
+                },
+                crate::model::Field {
+                    name: "s".into(),
+                    offset: 4,
+                    ty: TypeDesc::VarString { utf8: true },
+                },
+            ],
+        };
+        let mut b = 7i32.to_le_bytes().to_vec();
+        b.extend_from_slice(&[0; 8]);
+        let v = decode_values(&ty, &b, 1, &|t, part| {
+            assert_eq!(*t, TypeDesc::VarString { utf8: true });
+            Value::Str(format!("{} bytes", part.len()).into_bytes())
+        });
+        assert_eq!(
+            v,
+            vec![Value::Record(vec![
+                ("n".into(), Value::Int(7)),
+                ("s".into(), Value::Str(b"8 bytes".to_vec()))
+            ])]
+        );
+    }
+
     #[test]
     fn floats_decode_in_all_sizes() {
         assert_eq!(float_from_bytes(&[0x00, 0x3c], ByteOrder::Little), 1.0);
@@ -321,26 +306,5 @@ mod tests {
             float_from_bytes(&tiny, ByteOrder::Little),
             f64::MIN_POSITIVE
         );
-    }
-
-    #[test]
-    fn float32_values_are_their_shortest_decimal() {
-        let ty = TypeDesc::Float {
-            size: 4,
-            order: ByteOrder::Little,
-        };
-        let v = decode_all(&ty, &0.1f32.to_le_bytes(), 1, -1);
-        assert_eq!(v, vec![Value::Float(0.1)]);
-    }
-
-    #[test]
-    fn fixed_strings_lose_trailing_nuls_only() {
-        let ty = TypeDesc::FixedString {
-            size: 5,
-            utf8: false,
-            pad: super::super::types::StrPad::NullPad,
-        };
-        let v = decode_all(&ty, b"ab\0c\0", 1, -1);
-        assert_eq!(v, vec![Value::Str(b"ab\0c".to_vec())]);
     }
 }

@@ -10,16 +10,15 @@ pub enum Step {
     Shuffle(usize),
 }
 
-pub const FILTER_DEFLATE: i32 = 1;
-pub const FILTER_SHUFFLE: i32 = 2;
+use crate::model::filter_id;
 
 /// The decodable pipeline for filters `(id, params)` in storage order, or None.
 pub fn pipeline(filters: &[(i32, Vec<u32>)], itemsize: usize) -> Option<Vec<Step>> {
     filters
         .iter()
         .map(|(id, params)| match *id {
-            FILTER_DEFLATE => Some(Step::Deflate),
-            FILTER_SHUFFLE => Some(Step::Shuffle(
+            filter_id::DEFLATE => Some(Step::Deflate),
+            filter_id::SHUFFLE => Some(Step::Shuffle(
                 params.first().map_or(itemsize, |p| *p as usize).max(1),
             )),
             _ => None,

@@ -1,0 +1,523 @@
+//! Open datasets: their description, hyperslab reads and writes, extent
+//! changes, and chunks read as stored for the direct read path.
+
+use hdf5_sys::h5::{hsize_t, HADDR_UNDEF};
+use hdf5_sys::h5d::*;
+use hdf5_sys::h5i::hid_t;
+use hdf5_sys::h5p::*;
+use hdf5_sys::h5s::*;
+use hdf5_sys::h5t::H5Tequal;
+use hdf5_sys::h5z::H5Zfilter_avail;
+
+use super::decode::decode_all;
+use super::file::{show, H5File};
+use super::handle::{check, locked, Hid};
+use super::types::{describe, memory_type};
+use crate::model::hyperslab::element_range_to_blocks;
+use crate::model::{
+    ChunkData, DatasetInfo, DatasetMeta, DirectLayout, ErrorKind, Filter, H5Error, H5Path, Layout,
+    Loc, Result, Value,
+};
+
+extern "C" {
+    // In libhdf5 since 1.10.2; hdf5-sys does not declare it.
+    fn H5Dget_chunk_storage_size(
+        dset_id: hid_t,
+        offset: *const hsize_t,
+        chunk_bytes: *mut hsize_t,
+    ) -> hdf5_sys::h5::herr_t;
+}
+
+/// An open dataset with the memory type h5py would read it with.
+pub struct Dataset {
+    obj: Hid,
+    mem_type: Option<Hid>,
+    path: H5Path,
+    info: DatasetInfo,
+}
+
+impl Dataset {
+    pub fn open(file: &H5File, loc: &Loc) -> Result<Dataset> {
+        let obj = file.open_object(loc)?;
+        locked(|| unsafe { Dataset::from_hid(obj, &loc.path) })
+    }
+
+    unsafe fn from_hid(obj: Hid, path: &[u8]) -> Result<Dataset> {
+        let what = |s: &str| format!("{}: {s}", show(path));
+        let ftype = Hid::new(&what("cannot get type"), H5Dget_type(obj.id()))?;
+        let ty = describe(ftype.id())?;
+        let mem_type = if ty.unsupported().is_some() {
+            None
+        } else {
+            Some(memory_type(&ty, ftype.id())?)
+        };
+        let space = Hid::new(&what("cannot get dataspace"), H5Dget_space(obj.id()))?;
+        let (shape, maxshape) = extent(space.id());
+        // Sizes are byte offsets (off_t) above: a dataspace whose bytes do
+        // not fit is refused here, so every later product is safe.
+        if let Some(dims) = &shape {
+            let bytes = dims
+                .iter()
+                .try_fold(ty.size() as u64, |n, d| n.checked_mul(*d))
+                .filter(|b| *b <= i64::MAX as u64);
+            if bytes.is_none() {
+                return Err(H5Error::new(
+                    ErrorKind::Unsupported,
+                    what(&format!(
+                        "dataspace {dims:?} of {}-byte elements is too large to show",
+                        ty.size()
+                    )),
+                ));
+            }
+        }
+        let dcpl = Hid::new(
+            &what("cannot get creation list"),
+            H5Dget_create_plist(obj.id()),
+        )?;
+        let layout = match H5Pget_layout(dcpl.id()) {
+            H5D_layout_t::H5D_COMPACT => Layout::Compact,
+            H5D_layout_t::H5D_CHUNKED => Layout::Chunked,
+            H5D_layout_t::H5D_VIRTUAL => Layout::Virtual,
+            _ => Layout::Contiguous,
+        };
+        let chunks = if layout == Layout::Chunked {
+            let mut dims = vec![0u64; 32];
+            let n = H5Pget_chunk(dcpl.id(), 32, dims.as_mut_ptr());
+            (n >= 0).then(|| {
+                dims.truncate(n as usize);
+                dims
+            })
+        } else {
+            None
+        };
+        let filters = filters(dcpl.id());
+        let direct = match &mem_type {
+            Some(mt)
+                if H5Tequal(ftype.id(), mt.id()) > 0
+                    && shape.as_ref().is_some_and(|s| !s.is_empty()) =>
+            {
+                direct_layout(obj.id(), dcpl.id(), layout, &chunks, &filters)
+            }
+            _ => None,
+        };
+        let fill = match &mem_type {
+            Some(mt) if !ty.is_variable() => {
+                let mut buf = vec![0u8; ty.size().max(1)];
+                if H5Pget_fill_value(dcpl.id(), mt.id(), buf.as_mut_ptr().cast()) >= 0 {
+                    decode_all(&ty, &buf, 1, obj.id())
+                        .pop()
+                        .unwrap_or(Value::Null)
+                } else {
+                    Value::Null
+                }
+            }
+            _ => Value::Null,
+        };
+        Ok(Dataset {
+            obj,
+            mem_type,
+            path: path.to_vec(),
+            info: DatasetInfo {
+                meta: DatasetMeta {
+                    ty,
+                    shape,
+                    maxshape,
+                    layout,
+                    chunks,
+                    filters,
+                    fill,
+                },
+                direct,
+            },
+        })
+    }
+
+    /// What the dataset was when opened.
+    pub fn info(&self) -> &DatasetInfo {
+        &self.info
+    }
+
+    fn meta(&self) -> &DatasetMeta {
+        &self.info.meta
+    }
+
+    fn mem_type(&self) -> Result<&Hid> {
+        self.mem_type.as_ref().ok_or_else(|| {
+            H5Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{}: type cannot be shown: {}",
+                    show(&self.path),
+                    self.meta().ty.unsupported().unwrap_or("unsupported")
+                ),
+            )
+        })
+    }
+
+    /// The extent now (it may have changed since the dataset was opened).
+    unsafe fn current_shape(&self) -> Result<(Hid, Option<Vec<u64>>)> {
+        let space = Hid::new("H5Dget_space", H5Dget_space(self.obj.id()))?;
+        let (shape, _) = extent(space.id());
+        Ok((space, shape))
+    }
+
+    /// Read elements `[first, end)` in C order, as h5py's bytes.
+    pub fn read_elements(&self, first: u64, end: u64) -> Result<Vec<u8>> {
+        let mt = self.mem_type()?;
+        locked(|| unsafe {
+            let (fspace, shape) = self.current_shape()?;
+            let Some(shape) = shape else {
+                return Ok(Vec::new());
+            };
+            let total = crate::model::hyperslab::element_count(&shape).unwrap_or(0);
+            let end = end.min(total);
+            if first >= end {
+                return Ok(Vec::new());
+            }
+            let count = end - first;
+            let mut buf = vec![0u8; count as usize * self.meta().ty.size()];
+            select(&fspace, &shape, first, end)?;
+            let mspace = Hid::new(
+                "H5Screate_simple",
+                H5Screate_simple(1, &count, std::ptr::null()),
+            )?;
+            check(
+                &format!("{}: read failed", show(&self.path)),
+                H5Dread(
+                    self.obj.id(),
+                    mt.id(),
+                    mspace.id(),
+                    fspace.id(),
+                    H5P_DEFAULT,
+                    buf.as_mut_ptr().cast(),
+                ),
+            )?;
+            Ok(buf)
+        })
+    }
+
+    /// Decode every element (for text views of variable-length data).
+    pub fn read_values(&self) -> Result<Vec<Value>> {
+        let mt = self.mem_type()?;
+        locked(|| unsafe {
+            let (fspace, shape) = self.current_shape()?;
+            let n = shape
+                .as_deref()
+                .and_then(crate::model::hyperslab::element_count)
+                .unwrap_or(0);
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            let mut buf = vec![0u8; n as usize * self.meta().ty.size()];
+            check(
+                &format!("{}: read failed", show(&self.path)),
+                H5Dread(
+                    self.obj.id(),
+                    mt.id(),
+                    H5S_ALL,
+                    H5S_ALL,
+                    H5P_DEFAULT,
+                    buf.as_mut_ptr().cast(),
+                ),
+            )?;
+            let values = decode_all(&self.meta().ty, &buf, n as usize, self.obj.id());
+            if self.meta().ty.is_variable() {
+                H5Dvlen_reclaim(mt.id(), fspace.id(), H5P_DEFAULT, buf.as_mut_ptr().cast());
+            }
+            Ok(values)
+        })
+    }
+
+    /// The chunks at chunk-grid coordinates `grids`, as stored (for the
+    /// direct read path to decode), or read through libhdf5 where a chunk
+    /// cannot be located (never written: libhdf5 gives its fill value; a
+    /// damaged index: libhdf5's error). `file_len` bounds stored sizes.
+    pub fn read_chunks(&self, grids: &[Vec<u64>], file_len: u64) -> Result<Vec<ChunkData>> {
+        let Some(chunk) = self.meta().chunks.clone() else {
+            return Err(H5Error::new(
+                ErrorKind::Other,
+                format!("{}: not chunked", show(&self.path)),
+            ));
+        };
+        grids
+            .iter()
+            .map(|grid| {
+                if grid.len() != chunk.len() {
+                    return Err(H5Error::new(ErrorKind::Other, "chunk rank differs"));
+                }
+                let offset: Vec<u64> = grid
+                    .iter()
+                    .zip(&chunk)
+                    .map(|(g, c)| g.saturating_mul(*c))
+                    .collect();
+                locked(|| unsafe { self.read_chunk(&offset, &chunk, file_len) })
+            })
+            .collect()
+    }
+
+    unsafe fn read_chunk(&self, offset: &[u64], chunk: &[u64], file_len: u64) -> Result<ChunkData> {
+        let mut size: hsize_t = 0;
+        if H5Dget_chunk_storage_size(self.obj.id(), offset.as_ptr(), &mut size) < 0 {
+            // Never written, or not locatable: let libhdf5 decide.
+            return self
+                .read_chunk_region(offset, chunk)
+                .map(ChunkData::Decoded);
+        }
+        // A damaged index must not make us allocate beyond the file.
+        if size > file_len {
+            return Err(H5Error::new(
+                ErrorKind::Other,
+                format!(
+                    "{}: chunk at {offset:?} claims {size} stored bytes, more than the file's {file_len}",
+                    show(&self.path)
+                ),
+            ));
+        }
+        let mut bytes = vec![0u8; size as usize];
+        let mut filter_mask: u32 = 0;
+        check(
+            &format!("{}: cannot read chunk at {offset:?}", show(&self.path)),
+            H5Dread_chunk(
+                self.obj.id(),
+                H5P_DEFAULT,
+                offset.as_ptr(),
+                &mut filter_mask,
+                bytes.as_mut_ptr().cast(),
+            ),
+        )?;
+        Ok(ChunkData::Stored { filter_mask, bytes })
+    }
+
+    /// The chunk at `offset` through H5Dread, in the chunk's full shape
+    /// (elements past the dataset's extent are left zero).
+    unsafe fn read_chunk_region(&self, offset: &[u64], chunk: &[u64]) -> Result<Vec<u8>> {
+        let mt = self.mem_type()?;
+        let (fspace, shape) = self.current_shape()?;
+        let shape = shape.unwrap_or_default();
+        let count: Vec<u64> = offset
+            .iter()
+            .zip(chunk)
+            .zip(&shape)
+            .map(|((o, c), s)| (*c).min(s.saturating_sub(*o)))
+            .collect();
+        let elems = crate::model::hyperslab::element_count(chunk).unwrap_or(0);
+        let mut buf = vec![0u8; elems as usize * self.meta().ty.size()];
+        if count.contains(&0) {
+            return Ok(buf);
+        }
+        check(
+            "H5Sselect_hyperslab",
+            H5Sselect_hyperslab(
+                fspace.id(),
+                H5S_seloper_t::H5S_SELECT_SET,
+                offset.as_ptr(),
+                std::ptr::null(),
+                count.as_ptr(),
+                std::ptr::null(),
+            ),
+        )?;
+        let mspace = Hid::new(
+            "H5Screate_simple",
+            H5Screate_simple(chunk.len() as i32, chunk.as_ptr(), std::ptr::null()),
+        )?;
+        let zero = vec![0u64; chunk.len()];
+        check(
+            "H5Sselect_hyperslab",
+            H5Sselect_hyperslab(
+                mspace.id(),
+                H5S_seloper_t::H5S_SELECT_SET,
+                zero.as_ptr(),
+                std::ptr::null(),
+                count.as_ptr(),
+                std::ptr::null(),
+            ),
+        )?;
+        check(
+            &format!("{}: read failed", show(&self.path)),
+            H5Dread(
+                self.obj.id(),
+                mt.id(),
+                mspace.id(),
+                fspace.id(),
+                H5P_DEFAULT,
+                buf.as_mut_ptr().cast(),
+            ),
+        )?;
+        Ok(buf)
+    }
+
+    /// Write elements `[first, first + n)` in C order from h5py-layout bytes.
+    pub fn write_elements(&self, first: u64, bytes: &[u8]) -> Result<()> {
+        let itemsize = self.meta().ty.size() as u64;
+        let n = bytes.len() as u64 / itemsize.max(1);
+        if n == 0 {
+            return Ok(());
+        }
+        let mt = self.mem_type()?;
+        locked(|| unsafe {
+            let (fspace, shape) = self.current_shape()?;
+            let Some(shape) = shape else {
+                return Err(H5Error::new(
+                    ErrorKind::Other,
+                    format!("{}: has no elements", show(&self.path)),
+                ));
+            };
+            select(&fspace, &shape, first, first + n)?;
+            let mspace = Hid::new(
+                "H5Screate_simple",
+                H5Screate_simple(1, &n, std::ptr::null()),
+            )?;
+            check(
+                &format!("{}: write failed", show(&self.path)),
+                H5Dwrite(
+                    self.obj.id(),
+                    mt.id(),
+                    mspace.id(),
+                    fspace.id(),
+                    H5P_DEFAULT,
+                    bytes.as_ptr().cast(),
+                ),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Write every element (the count must match the current shape).
+    pub fn write_all(&self, data: &crate::model::ElementData) -> Result<()> {
+        let mt = self.mem_type()?;
+        locked(|| unsafe {
+            let (_, shape) = self.current_shape()?;
+            let n = shape
+                .as_deref()
+                .and_then(crate::model::hyperslab::element_count)
+                .unwrap_or(0) as usize;
+            let given = data.count(self.meta().ty.size());
+            if given != n {
+                return Err(H5Error::new(
+                    ErrorKind::Other,
+                    format!("{}: {given} elements given for {n}", show(&self.path)),
+                ));
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            super::namespace::with_buffer(&self.meta().ty, data, |buf| {
+                check(
+                    &format!("{}: write failed", show(&self.path)),
+                    H5Dwrite(self.obj.id(), mt.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
+                )?;
+                Ok(())
+            })
+        })
+    }
+
+    /// Change the dataset's extent (within its maxshape).
+    pub fn set_extent(&self, dims: &[u64]) -> Result<()> {
+        locked(|| unsafe {
+            check(
+                &format!("{}: cannot resize", show(&self.path)),
+                H5Dset_extent(self.obj.id(), dims.as_ptr()),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Select the C-order element range `[first, end)` of `space` (of `shape`).
+unsafe fn select(space: &Hid, shape: &[u64], first: u64, end: u64) -> Result<()> {
+    if shape.is_empty() {
+        check("H5Sselect_all", H5Sselect_all(space.id()))?;
+        return Ok(());
+    }
+    check("H5Sselect_none", H5Sselect_none(space.id()))?;
+    for b in element_range_to_blocks(shape, first, end) {
+        check(
+            "H5Sselect_hyperslab",
+            H5Sselect_hyperslab(
+                space.id(),
+                H5S_seloper_t::H5S_SELECT_OR,
+                b.start.as_ptr(),
+                std::ptr::null(),
+                b.count.as_ptr(),
+                std::ptr::null(),
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// How the dataset's bytes can be read directly, if its storage allows.
+unsafe fn direct_layout(
+    dset: hid_t,
+    dcpl: hid_t,
+    layout: Layout,
+    chunks: &Option<Vec<u64>>,
+    filters: &[Filter],
+) -> Option<DirectLayout> {
+    match layout {
+        Layout::Contiguous => {
+            if H5Pget_external_count(dcpl) != 0 || !filters.is_empty() {
+                return None;
+            }
+            let offset = H5Dget_offset(dset);
+            (offset != HADDR_UNDEF).then_some(DirectLayout::Contiguous { offset })
+        }
+        Layout::Chunked => Some(DirectLayout::Chunked {
+            chunk: chunks.clone()?,
+        }),
+        _ => None,
+    }
+}
+
+pub(super) unsafe fn extent(space: hid_t) -> (Option<Vec<u64>>, Option<Vec<Option<u64>>>) {
+    match H5Sget_simple_extent_type(space) {
+        H5S_class_t::H5S_NULL => (None, None),
+        H5S_class_t::H5S_SCALAR => (Some(Vec::new()), Some(Vec::new())),
+        _ => {
+            let rank = H5Sget_simple_extent_ndims(space).clamp(0, 32) as usize;
+            let mut dims = vec![0u64; rank];
+            let mut max = vec![0u64; rank];
+            H5Sget_simple_extent_dims(space, dims.as_mut_ptr(), max.as_mut_ptr());
+            let max = max
+                .into_iter()
+                .map(|m| (m != H5S_UNLIMITED).then_some(m))
+                .collect();
+            (Some(dims), Some(max))
+        }
+    }
+}
+
+unsafe fn filters(dcpl: hid_t) -> Vec<Filter> {
+    let n = H5Pget_nfilters(dcpl).clamp(0, 32) as u32;
+    let mut out = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let mut flags: std::os::raw::c_uint = 0;
+        let mut nparams: usize = 32;
+        let mut params = vec![0u32; 32];
+        let mut name = vec![0u8; 256];
+        let mut config: std::os::raw::c_uint = 0;
+        let id = H5Pget_filter2(
+            dcpl,
+            i,
+            &mut flags,
+            &mut nparams,
+            params.as_mut_ptr(),
+            name.len(),
+            name.as_mut_ptr().cast(),
+            &mut config,
+        );
+        if id < 0 {
+            continue;
+        }
+        params.truncate(nparams.min(32));
+        let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+        name.truncate(end);
+        out.push(Filter {
+            id,
+            name: String::from_utf8_lossy(&name).into_owned(),
+            params,
+            available: H5Zfilter_avail(id) > 0,
+        });
+    }
+    out
+}

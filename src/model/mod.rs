@@ -1,0 +1,22 @@
+//! Plain data describing HDF5 files and what is asked of them: element types
+//! and values, objects, links, datasets, attributes, changes and errors.
+//!
+//! Every layer speaks these types: src/h5 builds them from libhdf5 (in the
+//! worker processes), the worker protocol carries them, and the filesystem
+//! and the encoders work on them. Nothing here does I/O.
+
+mod create;
+mod error;
+pub mod hyperslab;
+mod objects;
+mod types;
+mod value;
+
+pub use create::{CreateSpec, ElementData};
+pub use error::{ErrorKind, H5Error, Result};
+pub use objects::{
+    filter_id, AttrData, ChunkData, DatasetInfo, DatasetMeta, DirectLayout, FileFacts, Filter,
+    H5Path, Layout, Link, LinkKind, Loc, ObjectInfo, ObjectKind,
+};
+pub use types::{int_from_bytes, numpy_tag_fits, ByteOrder, Field, StrPad, TypeDesc};
+pub use value::{decode_values, float_from_bytes, Value, Variable};

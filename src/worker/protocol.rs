@@ -1,0 +1,383 @@
+//! What the daemon asks a worker, and what the worker answers.
+//!
+//! Each message is a frame: a 4-byte header length H and an 8-byte payload
+//! length P (both little-endian), then H bytes of header (a [`Request`] or a
+//! [`Response`], postcard-encoded), then P bytes of raw payload (data written
+//! or read, carried outside the header so it is not encoded byte by byte).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    AttrData, CreateSpec, DatasetInfo, ElementData, FileFacts, H5Error, Link, Loc, ObjectInfo,
+    TypeDesc, Value,
+};
+
+/// Largest header accepted (a listing of a million links fits).
+pub const MAX_HEADER: usize = 1 << 30;
+/// Largest payload accepted (a read or write request, a batch of chunks).
+pub const MAX_PAYLOAD: u64 = 1 << 32;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// Open the file the following requests are about.
+    Open {
+        path: PathBuf,
+        writable: bool,
+    },
+    /// Close and open the file again, for writing or not.
+    Reopen {
+        writable: bool,
+    },
+    /// Flush libhdf5's buffers to the file, then fsync it.
+    Sync,
+    Info {
+        loc: Loc,
+    },
+    InfoIn {
+        group: Loc,
+        name: Vec<u8>,
+    },
+    Links {
+        loc: Loc,
+    },
+    /// The links of a group, each with the object it leads to for hard and
+    /// external links (and soft links if `follow_soft`).
+    Listing {
+        loc: Loc,
+        follow_soft: bool,
+    },
+    Dataset {
+        loc: Loc,
+    },
+    Datatype {
+        loc: Loc,
+    },
+    AttrNames {
+        loc: Loc,
+    },
+    ReadAttr {
+        loc: Loc,
+        name: Vec<u8>,
+    },
+    /// Every attribute of an object, each read or the reason it could not be.
+    Attrs {
+        loc: Loc,
+    },
+    ReadElements {
+        loc: Loc,
+        first: u64,
+        end: u64,
+    },
+    ReadValues {
+        loc: Loc,
+    },
+    ReadChunks {
+        loc: Loc,
+        grids: Vec<Vec<u64>>,
+    },
+    /// The payload holds the elements' bytes.
+    WriteElements {
+        loc: Loc,
+        first: u64,
+    },
+    WriteAll {
+        loc: Loc,
+        data: ElementData,
+    },
+    SetExtent {
+        loc: Loc,
+        dims: Vec<u64>,
+    },
+    CreateDataset {
+        path: Vec<u8>,
+        spec: CreateSpec,
+    },
+    CreateGroup {
+        path: Vec<u8>,
+    },
+    DeleteLink {
+        path: Vec<u8>,
+    },
+    MoveLink {
+        from: Vec<u8>,
+        to: Vec<u8>,
+    },
+    HardLink {
+        target: Loc,
+        path: Vec<u8>,
+    },
+    SoftLink {
+        value: Vec<u8>,
+        path: Vec<u8>,
+    },
+    CreateAttr {
+        loc: Loc,
+        name: Vec<u8>,
+        ty: TypeDesc,
+        shape: Vec<u64>,
+        data: ElementData,
+    },
+    WriteAttr {
+        loc: Loc,
+        name: Vec<u8>,
+        ty: TypeDesc,
+        data: ElementData,
+    },
+    DeleteAttr {
+        loc: Loc,
+        name: Vec<u8>,
+    },
+}
+
+impl Request {
+    /// Whether the request changes the file (never asked twice).
+    pub fn changes(&self) -> bool {
+        !matches!(
+            self,
+            Request::Open { .. }
+                | Request::Info { .. }
+                | Request::InfoIn { .. }
+                | Request::Links { .. }
+                | Request::Listing { .. }
+                | Request::Dataset { .. }
+                | Request::Datatype { .. }
+                | Request::AttrNames { .. }
+                | Request::ReadAttr { .. }
+                | Request::Attrs { .. }
+                | Request::ReadElements { .. }
+                | Request::ReadValues { .. }
+                | Request::ReadChunks { .. }
+        )
+    }
+
+    /// What the request does, for log lines ("reading attribute units").
+    pub fn doing(&self) -> String {
+        let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match self {
+            Request::Open { .. } => "opening the file".into(),
+            Request::Reopen { .. } => "reopening the file".into(),
+            Request::Sync => "flushing the file".into(),
+            Request::Info { .. } => "getting object info".into(),
+            Request::InfoIn { name, .. } => format!("getting object info of {}", s(name)),
+            Request::Links { .. } => "listing the group".into(),
+            Request::Listing { .. } => "listing the group with its objects".into(),
+            Request::Dataset { .. } => "opening the dataset".into(),
+            Request::Datatype { .. } => "describing the datatype".into(),
+            Request::AttrNames { .. } => "listing attributes".into(),
+            Request::ReadAttr { name, .. } => format!("reading attribute {}", s(name)),
+            Request::Attrs { .. } => "reading all attributes".into(),
+            Request::ReadElements { first, end, .. } => {
+                format!("reading elements {first}..{end}")
+            }
+            Request::ReadValues { .. } => "reading all values".into(),
+            Request::ReadChunks { grids, .. } => format!("reading {} chunks", grids.len()),
+            Request::WriteElements { first, .. } => format!("writing from element {first}"),
+            Request::WriteAll { .. } => "writing all elements".into(),
+            Request::SetExtent { dims, .. } => format!("resizing to {dims:?}"),
+            Request::CreateDataset { .. } => "creating a dataset".into(),
+            Request::CreateGroup { .. } => "creating a group".into(),
+            Request::DeleteLink { .. } => "deleting a link".into(),
+            Request::MoveLink { .. } => "moving a link".into(),
+            Request::HardLink { .. } => "creating a hard link".into(),
+            Request::SoftLink { .. } => "creating a soft link".into(),
+            Request::CreateAttr { name, .. } => format!("creating attribute {}", s(name)),
+            Request::WriteAttr { name, .. } => format!("writing attribute {}", s(name)),
+            Request::DeleteAttr { name, .. } => format!("deleting attribute {}", s(name)),
+        }
+    }
+
+    /// The HDF5 path the request is about, for log lines.
+    pub fn path(&self) -> Vec<u8> {
+        match self {
+            Request::Open { .. } | Request::Reopen { .. } | Request::Sync => b"/".to_vec(),
+            Request::Info { loc }
+            | Request::InfoIn { group: loc, .. }
+            | Request::Links { loc }
+            | Request::Listing { loc, .. }
+            | Request::Dataset { loc }
+            | Request::Datatype { loc }
+            | Request::AttrNames { loc }
+            | Request::ReadAttr { loc, .. }
+            | Request::Attrs { loc }
+            | Request::ReadElements { loc, .. }
+            | Request::ReadValues { loc }
+            | Request::ReadChunks { loc, .. }
+            | Request::WriteElements { loc, .. }
+            | Request::WriteAll { loc, .. }
+            | Request::SetExtent { loc, .. }
+            | Request::HardLink { target: loc, .. }
+            | Request::CreateAttr { loc, .. }
+            | Request::WriteAttr { loc, .. }
+            | Request::DeleteAttr { loc, .. } => loc.path.clone(),
+            Request::CreateDataset { path, .. }
+            | Request::CreateGroup { path }
+            | Request::DeleteLink { path }
+            | Request::SoftLink { path, .. }
+            | Request::MoveLink { from: path, .. } => path.clone(),
+        }
+    }
+}
+
+/// The head of one chunk of a [`Reply::Chunks`]; its bytes follow in the
+/// payload, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChunkHead {
+    Stored { filter_mask: u32, len: u64 },
+    Decoded { len: u64 },
+}
+
+/// One link of a [`Reply::Listing`] with what it leads to, if it was followed.
+pub type ListedLink = (Link, Option<Result<ObjectInfo, H5Error>>);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Reply {
+    Done,
+    Facts(FileFacts),
+    Info(ObjectInfo),
+    Links(Vec<Link>),
+    Listing(Vec<ListedLink>),
+    Dataset(DatasetInfo),
+    Type(TypeDesc),
+    Names(Vec<Vec<u8>>),
+    Attr(AttrData),
+    Attrs(Vec<(Vec<u8>, Result<AttrData, H5Error>)>),
+    /// The payload holds the bytes.
+    Bytes,
+    Values(Vec<Value>),
+    Chunks(Vec<ChunkHead>),
+}
+
+pub type Response = Result<Reply, H5Error>;
+
+/// Write one frame.
+pub fn write_frame<T: Serialize>(
+    out: &mut impl Write,
+    header: &T,
+    payload: &[u8],
+) -> std::io::Result<()> {
+    let head = postcard::to_allocvec(header).map_err(std::io::Error::other)?;
+    let mut prefix = [0u8; 12];
+    prefix[..4].copy_from_slice(&(head.len() as u32).to_le_bytes());
+    prefix[4..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.write_all(&prefix)?;
+    out.write_all(&head)?;
+    out.write_all(payload)?;
+    out.flush()
+}
+
+/// Read one frame; `Ok(None)` at a clean end of the stream (before a frame).
+/// Lengths are checked against the limits before anything is allocated.
+pub fn read_frame<T: for<'de> Deserialize<'de>>(
+    input: &mut impl Read,
+) -> std::io::Result<Option<(T, Vec<u8>)>> {
+    let mut prefix = [0u8; 12];
+    let mut got = 0;
+    while got < prefix.len() {
+        match input.read(&mut prefix[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let head_len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+    let mut p = [0u8; 8];
+    p.copy_from_slice(&prefix[4..]);
+    let payload_len = u64::from_le_bytes(p);
+    if head_len > MAX_HEADER || payload_len > MAX_PAYLOAD {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {head_len} + {payload_len} bytes is over the limit"),
+        ));
+    }
+    let mut head = vec![0u8; head_len];
+    input.read_exact(&mut head)?;
+    let header = postcard::from_bytes(&head)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let mut payload = Vec::new();
+    input.take(payload_len).read_to_end(&mut payload)?;
+    if payload.len() as u64 != payload_len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(Some((header, payload)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ErrorKind, LinkKind};
+
+    #[test]
+    fn frames_round_trip_with_their_payload() {
+        let mut buf = Vec::new();
+        let req = Request::WriteElements {
+            loc: Loc {
+                path: b"/a/b".to_vec(),
+                addr: Some(4096),
+            },
+            first: 7,
+        };
+        write_frame(&mut buf, &req, b"payload").unwrap();
+        let reply: Response = Ok(Reply::Listing(vec![(
+            Link {
+                name: b"x".to_vec(),
+                kind: LinkKind::Soft(b"/y".to_vec()),
+            },
+            Some(Err(H5Error::new(ErrorKind::NotFound, "gone"))),
+        )]));
+        write_frame(&mut buf, &reply, &[]).unwrap();
+        let mut r = &buf[..];
+        let (back, payload): (Request, Vec<u8>) = read_frame(&mut r).unwrap().unwrap();
+        assert!(matches!(back, Request::WriteElements { first: 7, .. }));
+        assert_eq!(payload, b"payload");
+        let (back, payload): (Response, Vec<u8>) = read_frame(&mut r).unwrap().unwrap();
+        assert!(payload.is_empty());
+        match back {
+            Ok(Reply::Listing(l)) => {
+                assert_eq!(l[0].0.name, b"x");
+                assert!(matches!(&l[0].1, Some(Err(e)) if e.kind == ErrorKind::NotFound));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(read_frame::<Request>(&mut r).unwrap().is_none());
+    }
+
+    #[test]
+    fn values_with_region_selections_and_wide_ints_travel() {
+        let v = Value::List(vec![
+            Value::Int(i128::from(u64::MAX) + 1),
+            Value::Region(Some((
+                "/d".into(),
+                serde_json::json!({"blocks": [[[0, 1], [2, 3]]]}),
+            ))),
+            Value::Float(f64::NAN),
+        ]);
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &Reply::Values(vec![v.clone()]), &[]).unwrap();
+        let (back, _): (Reply, Vec<u8>) = read_frame(&mut &buf[..]).unwrap().unwrap();
+        let Reply::Values(back) = back else {
+            panic!("not values")
+        };
+        // NaN != NaN: compare the text forms.
+        assert_eq!(format!("{back:?}"), format!("{:?}", vec![v]));
+    }
+
+    #[test]
+    fn oversized_and_cut_frames_are_errors() {
+        let mut prefix = [0u8; 12];
+        prefix[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let e = read_frame::<Request>(&mut &prefix[..]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &Request::Sync, b"abc").unwrap();
+        buf.pop();
+        let e = read_frame::<Request>(&mut &buf[..]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        let garbage = [1u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff];
+        assert!(read_frame::<Request>(&mut &garbage[..]).is_err());
+    }
+}

@@ -1,0 +1,249 @@
+//! The worker process: answers requests one at a time with src/h5.
+//!
+//! It keeps the file open and recently used datasets open between requests.
+//! It ends when the daemon closes its end of the socket (closing the file
+//! cleanly), or with the daemon itself (the parent-death signal).
+
+use std::collections::HashMap;
+use std::os::unix::net::UnixStream;
+
+use super::protocol::{read_frame, write_frame, ChunkHead, Reply, Request, Response};
+use crate::h5::{Dataset, H5File};
+use crate::model::{ChunkData, ErrorKind, H5Error, Loc, Result};
+
+/// Open datasets kept between requests; past this many the set starts over.
+const OPEN_DATASETS: usize = 64;
+
+struct Worker {
+    file: Option<H5File>,
+    /// The file's size when opened: no stored chunk can be larger.
+    file_len: u64,
+    datasets: HashMap<Loc, Dataset>,
+}
+
+/// The worker's main: serve the socket at descriptor `fd`; the exit code.
+pub fn run(fd: i32) -> i32 {
+    // A worker stuck in libhdf5 never reads its socket again: it watches
+    // for its daemon's end instead (it is then re-parented).
+    let daemon = crate::sys::parent_pid();
+    let watch = std::thread::Builder::new()
+        .stack_size(64 << 10)
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            if crate::sys::parent_pid() != daemon {
+                crate::sys::exit_now(0);
+            }
+        });
+    if watch.is_err() {
+        return 1;
+    }
+    match serve(crate::sys::worker_socket(fd)) {
+        Ok(()) => 0,
+        // The daemon closed its end mid-answer: it is stopping or gave up.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("h5fs worker: {e}");
+            1
+        }
+    }
+}
+
+/// Serve requests on `stream` until the daemon closes it.
+pub fn serve(mut stream: UnixStream) -> std::io::Result<()> {
+    let mut w = Worker {
+        file: None,
+        file_len: 0,
+        datasets: HashMap::new(),
+    };
+    while let Some((req, payload)) = read_frame::<Request>(&mut stream)? {
+        let mut out = Vec::new();
+        let response: Response = w.handle(req, payload, &mut out);
+        if response.is_err() {
+            out.clear();
+        }
+        write_frame(&mut stream, &response, &out)?;
+    }
+    // Close datasets before the file, so the file closes completely.
+    w.datasets.clear();
+    drop(w.file.take());
+    Ok(())
+}
+
+fn no_file() -> H5Error {
+    H5Error::new(ErrorKind::Other, "no file is open in this worker")
+}
+
+impl Worker {
+    fn file(&self) -> Result<&H5File> {
+        self.file.as_ref().ok_or_else(no_file)
+    }
+
+    /// The dataset at `loc`, opened now if it is not open.
+    fn dataset(&mut self, loc: &Loc) -> Result<&Dataset> {
+        if !self.datasets.contains_key(loc) {
+            let ds = Dataset::open(self.file()?, loc)?;
+            if self.datasets.len() >= OPEN_DATASETS {
+                self.datasets.clear();
+            }
+            self.datasets.insert(loc.clone(), ds);
+        }
+        self.datasets.get(loc).ok_or_else(no_file)
+    }
+
+    fn handle(&mut self, req: Request, payload: Vec<u8>, out: &mut Vec<u8>) -> Response {
+        // Names change meaning after a namespace change: reopen by location.
+        if req.changes() && !matches!(req, Request::WriteElements { .. } | Request::Sync) {
+            self.datasets.clear();
+        }
+        Ok(match req {
+            Request::Open { path, writable } => {
+                self.datasets.clear();
+                self.file = None;
+                let file = H5File::open(&path, writable)?;
+                let facts = file.facts()?;
+                self.file = Some(file);
+                self.file_len = facts.size;
+                Reply::Facts(facts)
+            }
+            Request::Reopen { writable } => {
+                let file = self.file.as_mut().ok_or_else(no_file)?;
+                file.reopen(writable)?;
+                Reply::Done
+            }
+            Request::Sync => {
+                self.file()?.sync()?;
+                Reply::Done
+            }
+            Request::Info { loc } => Reply::Info(self.file()?.info_at(&loc)?),
+            Request::InfoIn { group, name } => Reply::Info(self.file()?.info_in(&group, &name)?),
+            Request::Links { loc } => Reply::Links(self.file()?.links(&loc)?),
+            Request::Listing { loc, follow_soft } => {
+                let file = self.file()?;
+                let links = file.links(&loc)?;
+                Reply::Listing(
+                    links
+                        .into_iter()
+                        .map(|link| {
+                            let follow = match link.kind {
+                                crate::model::LinkKind::Hard
+                                | crate::model::LinkKind::External { .. } => true,
+                                crate::model::LinkKind::Soft(_) => follow_soft,
+                                crate::model::LinkKind::Other => false,
+                            };
+                            let info = follow.then(|| file.info_in(&loc, &link.name));
+                            (link, info)
+                        })
+                        .collect(),
+                )
+            }
+            Request::Dataset { loc } => {
+                // Always opened anew: the description must be current.
+                self.datasets.remove(&loc);
+                Reply::Dataset(self.dataset(&loc)?.info().clone())
+            }
+            Request::Datatype { loc } => Reply::Type(self.file()?.datatype(&loc)?),
+            Request::AttrNames { loc } => Reply::Names(self.file()?.attr_names(&loc)?),
+            Request::ReadAttr { loc, name } => Reply::Attr(self.file()?.read_attr(&loc, &name)?),
+            Request::Attrs { loc } => {
+                let file = self.file()?;
+                let names = file.attr_names(&loc)?;
+                Reply::Attrs(
+                    names
+                        .into_iter()
+                        .map(|n| {
+                            let v = file.read_attr(&loc, &n);
+                            (n, v)
+                        })
+                        .collect(),
+                )
+            }
+            Request::ReadElements { loc, first, end } => {
+                *out = self.dataset(&loc)?.read_elements(first, end)?;
+                Reply::Bytes
+            }
+            Request::ReadValues { loc } => Reply::Values(self.dataset(&loc)?.read_values()?),
+            Request::ReadChunks { loc, grids } => {
+                let file_len = self.file_len;
+                let chunks = self.dataset(&loc)?.read_chunks(&grids, file_len)?;
+                let mut heads = Vec::with_capacity(chunks.len());
+                for c in chunks {
+                    match c {
+                        ChunkData::Stored { filter_mask, bytes } => {
+                            heads.push(ChunkHead::Stored {
+                                filter_mask,
+                                len: bytes.len() as u64,
+                            });
+                            out.extend_from_slice(&bytes);
+                        }
+                        ChunkData::Decoded(bytes) => {
+                            heads.push(ChunkHead::Decoded {
+                                len: bytes.len() as u64,
+                            });
+                            out.extend_from_slice(&bytes);
+                        }
+                    }
+                }
+                Reply::Chunks(heads)
+            }
+            Request::WriteElements { loc, first } => {
+                self.dataset(&loc)?.write_elements(first, &payload)?;
+                Reply::Done
+            }
+            Request::WriteAll { loc, data } => {
+                self.dataset(&loc)?.write_all(&data)?;
+                Reply::Done
+            }
+            Request::SetExtent { loc, dims } => {
+                self.dataset(&loc)?.set_extent(&dims)?;
+                Reply::Done
+            }
+            Request::CreateDataset { path, spec } => {
+                self.file()?.create_dataset(&path, &spec)?;
+                Reply::Done
+            }
+            Request::CreateGroup { path } => {
+                self.file()?.create_group(&path)?;
+                Reply::Done
+            }
+            Request::DeleteLink { path } => {
+                self.file()?.delete_link(&path)?;
+                Reply::Done
+            }
+            Request::MoveLink { from, to } => {
+                self.file()?.move_link(&from, &to)?;
+                Reply::Done
+            }
+            Request::HardLink { target, path } => {
+                self.file()?.hard_link(&target, &path)?;
+                Reply::Done
+            }
+            Request::SoftLink { value, path } => {
+                self.file()?.soft_link(&value, &path)?;
+                Reply::Done
+            }
+            Request::CreateAttr {
+                loc,
+                name,
+                ty,
+                shape,
+                data,
+            } => {
+                self.file()?.create_attr(&loc, &name, &ty, &shape, &data)?;
+                Reply::Done
+            }
+            Request::WriteAttr {
+                loc,
+                name,
+                ty,
+                data,
+            } => {
+                self.file()?.write_attr(&loc, &name, &ty, &data)?;
+                Reply::Done
+            }
+            Request::DeleteAttr { loc, name } => {
+                self.file()?.delete_attr(&loc, &name)?;
+                Reply::Done
+            }
+        })
+    }
+}
