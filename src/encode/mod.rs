@@ -2,10 +2,13 @@
 //!
 //! Nothing here does I/O or touches HDF5; every rule is unit-tested.
 
-pub mod descr;
+pub mod dtype;
 pub mod json;
 pub mod npy;
 pub mod parse;
 pub mod sidecar;
 pub mod text;
 pub mod xattr;
+
+#[cfg(test)]
+mod testing;

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::h5::{AttrData, DatasetMeta, TypeDesc, Value};
 
-use super::descr::{descr, flatten_array, type_json};
+use super::dtype::{descr, flatten_array, type_json};
 use super::json::{int, nest, value_to_json};
 use super::text::TextFormat;
 
