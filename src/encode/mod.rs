@@ -2,6 +2,7 @@
 //!
 //! Nothing here does I/O or touches HDF5; every rule is unit-tested.
 
+pub mod bytes;
 pub mod dtype;
 pub mod json;
 pub mod npy;

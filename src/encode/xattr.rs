@@ -10,6 +10,7 @@
 
 use crate::h5::{AttrData, TypeDesc, Value};
 
+use super::bytes::round_to_half;
 use super::json::nest;
 
 /// The bytes `getfattr` shows for an attribute.
@@ -67,30 +68,6 @@ pub fn float_text(v: f64, size: usize) -> String {
         }
         _ => format!("{v:?}"),
     }
-}
-
-/// The nearest IEEE half-precision value to `x` (ties to even), as f64.
-pub fn round_to_half(x: f64) -> f64 {
-    if !x.is_finite() || x == 0.0 {
-        return x;
-    }
-    let a = x.abs();
-    if a >= 65520.0 {
-        return f64::INFINITY.copysign(x);
-    }
-    let mut e = a.log2().floor() as i32;
-    if 2f64.powi(e) > a {
-        e -= 1;
-    }
-    if 2f64.powi(e + 1) <= a {
-        e += 1;
-    }
-    let quantum = if e < -14 {
-        2f64.powi(-24)
-    } else {
-        2f64.powi(e - 10)
-    };
-    ((a / quantum).round_ties_even() * quantum).copysign(x)
 }
 
 /// The NUL-separated list `listxattr` returns for these attribute names.
@@ -184,14 +161,6 @@ mod tests {
         assert_eq!(attr_value(&c), b"[1.0,2.0]");
         let r = scalar(TypeDesc::ObjectRef, Value::Ref(Some("/g/d".into())));
         assert_eq!(attr_value(&r), br#""/g/d""#);
-    }
-
-    #[test]
-    fn half_rounding() {
-        assert_eq!(round_to_half(1.0), 1.0);
-        assert_eq!(round_to_half(0.1), 0.0999755859375);
-        assert_eq!(round_to_half(1e6), f64::INFINITY);
-        assert_eq!(round_to_half(-2f64.powi(-24)), -2f64.powi(-24));
     }
 
     #[test]

@@ -12,12 +12,13 @@ use super::ahead::{self, ReadAhead};
 use super::limits::{check_extent, ExtentError};
 use super::stage::{Staging, Target};
 use super::{io, join, lock, show, Attr, Error, Fs, Result};
+use crate::encode::bytes::encode_values;
 use crate::encode::dtype::{descr, type_from_descr};
 use crate::encode::json::value_to_json;
 use crate::encode::npy::{parse_header, NpyError};
 use crate::encode::parse::{
-    encode_values, infer_new_attr, parse_attr_text, parse_sidecar_spec, parse_text_view,
-    values_from_json, Compression, SidecarSpec,
+    infer_new_attr, parse_attr_text, parse_sidecar_spec, parse_text_view, values_from_json,
+    Compression, SidecarSpec,
 };
 use crate::encode::sidecar::Representation;
 use crate::encode::text::TextFormat;
