@@ -18,8 +18,7 @@
 
 use crate::h5::{ByteOrder, TypeDesc, Value};
 
-use super::json::from_hex;
-use super::parse::show_value;
+use super::json::{from_hex, show_value};
 
 /// The bytes of `values`, one element of `ty` after another, as HDF5 holds them in memory.
 pub fn encode_values(ty: &TypeDesc, values: &[Value]) -> Result<Vec<u8>, String> {

@@ -27,7 +27,7 @@ use serde_json::{json, Value as Json};
 
 use crate::h5::{ByteOrder, Field, StrPad, TypeDesc};
 
-use super::parse::{json_int, show};
+use super::json::{json_int, show};
 
 // ---------------------------------------------------------------- rendering
 fn order(o: ByteOrder, size: usize) -> char {

@@ -14,11 +14,10 @@ use super::stage::{Staging, Target};
 use super::{io, join, lock, show, Attr, Error, Fs, Result};
 use crate::encode::bytes::encode_values;
 use crate::encode::dtype::{descr, type_from_descr};
-use crate::encode::json::value_to_json;
+use crate::encode::json::{value_to_json, values_from_json};
 use crate::encode::npy::{parse_header, NpyError};
 use crate::encode::parse::{
-    infer_new_attr, parse_attr_text, parse_sidecar_spec, parse_text_view, values_from_json,
-    Compression, SidecarSpec,
+    infer_new_attr, parse_attr_text, parse_sidecar_spec, parse_text_view, Compression, SidecarSpec,
 };
 use crate::encode::sidecar::Representation;
 use crate::encode::text::TextFormat;
