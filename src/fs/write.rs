@@ -16,10 +16,8 @@ use crate::encode::bytes::encode_values;
 use crate::encode::dtype::{descr, type_from_descr};
 use crate::encode::json::{value_to_json, values_from_json};
 use crate::encode::npy::{parse_header, NpyError};
-use crate::encode::parse::{
-    infer_new_attr, parse_attr_text, parse_sidecar_spec, parse_text_view, Compression, SidecarSpec,
-};
-use crate::encode::sidecar::Representation;
+use crate::encode::parse::{infer_new_attr, parse_attr_text, parse_text_view};
+use crate::encode::sidecar::{parse_sidecar_spec, Compression, Representation, SidecarSpec};
 use crate::encode::text::TextFormat;
 use crate::h5::{CreateSpec, Dataset, DatasetMeta, ElementData, Layout, TypeDesc, Value};
 use crate::tree::names::SIDECAR_SUFFIX;
