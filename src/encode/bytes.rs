@@ -18,6 +18,7 @@
 
 use crate::h5::{ByteOrder, TypeDesc, Value};
 
+use super::dtype::Tagged;
 use super::json::{from_hex, show_value};
 
 /// The bytes of `values`, one element of `ty` after another, as HDF5 holds them in memory.
@@ -81,10 +82,10 @@ fn encode_one(ty: &TypeDesc, v: &Value, out: &mut [u8]) -> Result<(), String> {
             } else {
                 ByteOrder::Little
             };
-            match descr.as_bytes().get(1) {
-                Some(b'M' | b'm') => write_int(check_int(value_int(v)?, 8, true)?, order, out),
-                Some(b'S') => write_str(v, false, out)?,
-                _ => out.copy_from_slice(&value_bytes(v, out.len())?),
+            match Tagged::of(descr) {
+                Tagged::Time => write_int(check_int(value_int(v)?, 8, true)?, order, out),
+                Tagged::Str => write_str(v, false, out)?,
+                Tagged::Raw => out.copy_from_slice(&value_bytes(v, out.len())?),
             }
         }
         TypeDesc::Compound { fields, .. } => {

@@ -105,6 +105,26 @@ pub fn flatten_array<'a>(base: &'a TypeDesc, dims: &[usize]) -> (&'a TypeDesc, V
     (b, all)
 }
 
+/// What an element of a numpy-tagged opaque type holds, by the kind
+/// character of its descr: an int64 count for datetime64 and timedelta64
+/// (`M`, `m`), a byte string for `S`, raw bytes for anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tagged {
+    Time,
+    Str,
+    Raw,
+}
+
+impl Tagged {
+    pub(super) fn of(descr: &str) -> Tagged {
+        match descr.as_bytes().get(1) {
+            Some(b'M' | b'm') => Tagged::Time,
+            Some(b'S') => Tagged::Str,
+            _ => Tagged::Raw,
+        }
+    }
+}
+
 /// A structural description of the HDF5 type (for sidecars and committed types).
 pub fn type_json(ty: &TypeDesc) -> Json {
     let ord = |o: &ByteOrder| match o {
@@ -112,6 +132,7 @@ pub fn type_json(ty: &TypeDesc) -> Json {
         ByteOrder::Big => "big",
         ByteOrder::None => "none",
     };
+    let charset = |utf8: &bool| if *utf8 { "utf-8" } else { "ascii" };
     match ty {
         TypeDesc::Int {
             size,
@@ -137,12 +158,12 @@ pub fn type_json(ty: &TypeDesc) -> Json {
         }
         TypeDesc::FixedString { size, utf8, pad } => json!({
             "class": "string", "size": size,
-            "charset": if *utf8 { "utf-8" } else { "ascii" },
+            "charset": charset(utf8),
             "padding": match pad { StrPad::NullTerm => "nullterm", StrPad::NullPad => "nullpad", StrPad::SpacePad => "spacepad" },
         }),
         TypeDesc::VarString { utf8 } => json!({
             "class": "string", "size": "variable",
-            "charset": if *utf8 { "utf-8" } else { "ascii" },
+            "charset": charset(utf8),
         }),
         TypeDesc::Compound { size, fields } => json!({
             "class": "compound", "size": size,

@@ -19,6 +19,7 @@ use serde_json::{json, Number, Value as Json};
 use crate::h5::{TypeDesc, Value};
 
 use super::bytes::check_int;
+use super::dtype::Tagged;
 
 // ---------------------------------------------------------------- rendering
 
@@ -168,10 +169,10 @@ pub(super) fn value_from_json(ty: &TypeDesc, j: &Json) -> Result<Value, String> 
             _ => Value::Complex(json_float(j)?, 0.0),
         },
         TypeDesc::FixedString { .. } | TypeDesc::VarString { .. } => Value::Str(json_str(j)?),
-        TypeDesc::NumpyTagged { descr, size } => match descr.as_bytes().get(1) {
-            Some(b'M' | b'm') => Value::Int(check_int(json_int(j)?, 8, true)?),
-            Some(b'S') => Value::Str(json_str(j)?),
-            _ => Value::Bytes(json_hex(j, *size)?),
+        TypeDesc::NumpyTagged { descr, size } => match Tagged::of(descr) {
+            Tagged::Time => Value::Int(check_int(json_int(j)?, 8, true)?),
+            Tagged::Str => Value::Str(json_str(j)?),
+            Tagged::Raw => Value::Bytes(json_hex(j, *size)?),
         },
         TypeDesc::Opaque { size, .. } => Value::Bytes(json_hex(j, *size)?),
         TypeDesc::Compound { fields, .. } => {
@@ -256,12 +257,17 @@ fn enum_member(members: &[(String, i128)], name: &str) -> Result<i128, String> {
         .find(|(m, _)| m == name)
         .map(|(_, v)| *v)
         .ok_or_else(|| {
-            let names: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
             format!(
                 "'{name}' is not a member (expected one of {})",
-                names.join(", ")
+                member_names(members)
             )
         })
+}
+
+/// An enum's member names, for error messages.
+pub(super) fn member_names(members: &[(String, i128)]) -> String {
+    let names: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+    names.join(", ")
 }
 
 /// An integer; a float is accepted when it is a whole number.

@@ -180,9 +180,7 @@ pub fn sidecar(path: &str, meta: &DatasetMeta, attrs: &[AttrResult]) -> Vec<u8> 
         "attributes".into(),
         Json::Array(attrs.iter().map(|(n, a)| attr_json(n, a)).collect()),
     );
-    let mut out = serde_json::to_vec_pretty(&Json::Object(o)).unwrap_or_default();
-    out.push(b'\n');
-    out
+    pretty(&Json::Object(o))
 }
 
 /// The file shown for a committed (named) datatype.
@@ -194,7 +192,12 @@ pub fn datatype_file(path: &str, ty: &TypeDesc) -> Vec<u8> {
         "itemsize": ty.size(),
         "hdf5_type": type_json(ty),
     });
-    let mut out = serde_json::to_vec_pretty(&v).unwrap_or_default();
+    pretty(&v)
+}
+
+/// Indented JSON ending in a newline, as both sidecar files are shown.
+fn pretty(v: &Json) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(v).unwrap_or_default();
     out.push(b'\n');
     out
 }

@@ -27,7 +27,8 @@ use serde_json::Value as Json;
 use crate::h5::{AttrData, ByteOrder, TypeDesc, Value};
 
 use super::bytes::{check_int, round_to_half};
-use super::json::{nest, values_from_json};
+use super::dtype::Tagged;
+use super::json::{member_names, nest, values_from_json};
 
 // ---------------------------------------------------------------- rendering
 
@@ -143,10 +144,10 @@ fn scalar_from_text(ty: &TypeDesc, text: &[u8]) -> Result<Option<Value>, String>
     };
     Ok(Some(match ty {
         TypeDesc::FixedString { .. } | TypeDesc::VarString { .. } => Value::Str(text.to_vec()),
-        TypeDesc::NumpyTagged { descr, .. } => match descr.as_bytes().get(1) {
-            Some(b'S') => Value::Str(text.to_vec()),
-            Some(b'M' | b'm') => int(8, true)?,
-            _ => return Ok(None),
+        TypeDesc::NumpyTagged { descr, .. } => match Tagged::of(descr) {
+            Tagged::Str => Value::Str(text.to_vec()),
+            Tagged::Time => int(8, true)?,
+            Tagged::Raw => return Ok(None),
         },
         TypeDesc::Int { size, signed, .. } => int(*size, *signed)?,
         TypeDesc::Bitfield { size, .. } => int(*size, false)?,
@@ -155,10 +156,8 @@ fn scalar_from_text(ty: &TypeDesc, text: &[u8]) -> Result<Option<Value>, String>
             match members.iter().find(|(m, _)| m == name || m == trimmed) {
                 Some((_, v)) => Value::Int(*v),
                 None => match base.as_ref() {
-                    TypeDesc::Int { size, signed, .. } => int(*size, *signed).map_err(|e| {
-                        let names: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
-                        format!("{e} or a member name ({})", names.join(", "))
-                    })?,
+                    TypeDesc::Int { size, signed, .. } => int(*size, *signed)
+                        .map_err(|e| format!("{e} or a member name ({})", member_names(members)))?,
                     _ => return Ok(None),
                 },
             }
