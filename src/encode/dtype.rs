@@ -30,6 +30,7 @@ use crate::h5::{ByteOrder, Field, StrPad, TypeDesc};
 use super::json::{json_int, show};
 
 // ---------------------------------------------------------------- rendering
+
 fn order(o: ByteOrder, size: usize) -> char {
     if size <= 1 {
         '|'
