@@ -1,11 +1,25 @@
-//! Pure encoders: what the filesystem shows, computed from plain data.
+//! Pure encoders: what the filesystem shows, computed from plain data, and
+//! the parsers for what users write back.
+//!
+//! One module per format, each holding both directions (the renderer and its
+//! inverse parser) and the format's rules in its module doc:
+//! - [`dtype`]: numpy descr and HDF5 type description <-> [`crate::model::TypeDesc`];
+//! - [`bytes`]: values -> element bytes (the decoder is [`crate::model::decode_values`]);
+//! - [`json`]: values <-> JSON;
+//! - [`sidecar`]: the `NAME.json` sidecar, shown and written;
+//! - [`xattr`]: attribute values and names as extended-attribute text;
+//! - [`text`]: text views of variable-length datasets;
+//! - [`npy`]: `.npy` headers.
 //!
 //! Nothing here does I/O or touches HDF5; every rule is unit-tested.
 
-pub mod descr;
+pub mod bytes;
+pub mod dtype;
 pub mod json;
 pub mod npy;
-pub mod parse;
 pub mod sidecar;
 pub mod text;
 pub mod xattr;
+
+#[cfg(test)]
+mod testing;

@@ -7,10 +7,20 @@
 //! - `region-refs`: the target's path, a tab, the selection as JSON;
 //! - `json-lines`: anything else (sequences, records with variable parts) as
 //!   compact JSON.
+//!
+//! [`render`] writes a view; [`parse_text_view`] is its inverse and reads the
+//! elements back from the text written to a `lines` or `json-lines` view
+//! (the last line's `\n` may be missing; an empty file is no elements; in
+//! `lines` a backslash must be followed by `\` or `n`). References cannot be
+//! written.
+
+use serde_json::Value as Json;
 
 use crate::model::{TypeDesc, Value};
 
-use super::json::value_to_json;
+use super::json::{value_from_json, value_to_json};
+
+// ---------------------------------------------------------------- rendering
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextFormat {
@@ -75,9 +85,61 @@ pub fn render(format: TextFormat, values: &[Value]) -> Vec<u8> {
     out
 }
 
+// ---------------------------------------------------------------- parsing
+
+/// Elements of type `elem` from a text view written in `format`.
+pub fn parse_text_view(
+    format: TextFormat,
+    elem: &TypeDesc,
+    bytes: &[u8],
+) -> Result<Vec<Value>, String> {
+    if matches!(format, TextFormat::RefPaths | TextFormat::RegionRefs) {
+        return Err("references cannot be written".into());
+    }
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    body.split(|b| *b == b'\n')
+        .enumerate()
+        .map(|(i, line)| {
+            let v = if format == TextFormat::Lines {
+                unescape_line(line).map(Value::Str)
+            } else {
+                serde_json::from_slice::<Json>(line)
+                    .map_err(|e| format!("not JSON: {e}"))
+                    .and_then(|j| value_from_json(elem, &j))
+            };
+            v.map_err(|e| format!("line {}: {e}", i + 1))
+        })
+        .collect()
+}
+
+/// Undo the `lines` escapes: `\\` is a backslash, `\n` a newline.
+fn unescape_line(line: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(line.len());
+    let mut it = line.iter();
+    while let Some(&b) = it.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match it.next() {
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'n') => out.push(b'\n'),
+            _ => return Err("a backslash must be followed by \\ or n".into()),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::testing::int;
+    use crate::model::ByteOrder;
+
+    // ---- rendering
 
     #[test]
     fn strings_are_escaped_one_per_line() {
@@ -122,5 +184,73 @@ mod tests {
             TextFormat::for_type(&TypeDesc::RegionRef),
             TextFormat::RegionRefs
         );
+    }
+
+    // ---- parsing
+
+    #[test]
+    fn lines_views() {
+        let vs = TypeDesc::VarString { utf8: true };
+        let got = parse_text_view(
+            TextFormat::Lines,
+            &vs,
+            b"plain\ntwo\\nlines\nback\\\\slash\n\n",
+        )
+        .unwrap();
+        let want: Vec<Value> = [&b"plain"[..], b"two\nlines", b"back\\slash", b""]
+            .iter()
+            .map(|s| Value::Str(s.to_vec()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            render(TextFormat::Lines, &want),
+            b"plain\ntwo\\nlines\nback\\\\slash\n\n"
+        );
+        assert_eq!(
+            parse_text_view(TextFormat::Lines, &vs, b"a\nb")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            parse_text_view(TextFormat::Lines, &vs, b"").unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            parse_text_view(TextFormat::Lines, &vs, b"\n").unwrap(),
+            vec![Value::Str(vec![])]
+        );
+        assert_eq!(
+            parse_text_view(TextFormat::Lines, &vs, b"ok\nbad\\t\n").unwrap_err(),
+            "line 2: a backslash must be followed by \\ or n"
+        );
+        assert!(parse_text_view(TextFormat::Lines, &vs, b"end\\").is_err());
+    }
+
+    #[test]
+    fn json_lines_views_and_refs() {
+        let vl = TypeDesc::VarLen {
+            base: Box::new(int(4, true, ByteOrder::Little)),
+        };
+        let got = parse_text_view(TextFormat::JsonLines, &vl, b"[1,2]\n[]\n").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Value::List(vec![Value::Int(1), Value::Int(2)]),
+                Value::List(vec![])
+            ]
+        );
+        assert_eq!(render(TextFormat::JsonLines, &got), b"[1,2]\n[]\n");
+        let e = parse_text_view(TextFormat::JsonLines, &vl, b"[1]\n[\"x\"]").unwrap_err();
+        assert!(e.starts_with("line 2: [0]: expected an integer"), "{e}");
+        assert!(parse_text_view(TextFormat::JsonLines, &vl, b"[1]\n\n")
+            .unwrap_err()
+            .starts_with("line 2: not JSON"));
+        for f in [TextFormat::RefPaths, TextFormat::RegionRefs] {
+            assert_eq!(
+                parse_text_view(f, &TypeDesc::ObjectRef, b"/a\n").unwrap_err(),
+                "references cannot be written"
+            );
+        }
     }
 }

@@ -13,15 +13,13 @@ use super::limits::{check_extent, ExtentError};
 use super::stage::{Staging, Target};
 use super::OpenDataset;
 use super::{io, join, lock, show, Attr, Error, Fs, Result};
-use crate::encode::descr::descr;
-use crate::encode::json::value_to_json;
+use crate::encode::bytes::encode_values;
+use crate::encode::dtype::{descr, type_from_descr};
+use crate::encode::json::{value_to_json, values_from_json};
 use crate::encode::npy::{parse_header, NpyError};
-use crate::encode::parse::{
-    encode_values, infer_new_attr, parse_attr_text, parse_sidecar_spec, parse_text_view,
-    type_from_descr, values_from_json, Compression, SidecarSpec,
-};
-use crate::encode::sidecar::Representation;
-use crate::encode::text::TextFormat;
+use crate::encode::sidecar::{parse_sidecar_spec, Compression, Representation, SidecarSpec};
+use crate::encode::text::{parse_text_view, TextFormat};
+use crate::encode::xattr::{infer_new_attr, parse_attr_text};
 use crate::model::{CreateSpec, DatasetMeta, ElementData, Layout, TypeDesc, Value};
 use crate::tree::names::SIDECAR_SUFFIX;
 use crate::tree::{DirEntry, EntryType, Ino, Node, NodeKind, Tree};
@@ -838,7 +836,7 @@ impl Fs {
         let spec = parse_sidecar_spec(bytes).map_err(invalid)?;
         let meta = &ds.meta;
         let elem_dims: Vec<u64> = match &meta.ty {
-            TypeDesc::Array { base, dims } => crate::encode::descr::flatten_array(base, dims)
+            TypeDesc::Array { base, dims } => crate::encode::dtype::flatten_array(base, dims)
                 .1
                 .iter()
                 .map(|d| *d as u64)
@@ -847,7 +845,7 @@ impl Fs {
         };
         let current_elem = match &meta.ty {
             TypeDesc::Array { base, dims } => {
-                crate::encode::descr::flatten_array(base, dims).0.clone()
+                crate::encode::dtype::flatten_array(base, dims).0.clone()
             }
             t => t.clone(),
         };
@@ -1598,7 +1596,7 @@ fn spec_to_create(spec: &SidecarSpec) -> Result<CreateSpec, String> {
         .unwrap_or_else(|| shape.iter().map(|d| Some(*d)).collect());
     // A sidecar shows an array type's dimensions at the end of shape and maxshape.
     if let TypeDesc::Array { base, dims } = &ty {
-        let n = crate::encode::descr::flatten_array(base, dims).1.len();
+        let n = crate::encode::dtype::flatten_array(base, dims).1.len();
         shape.truncate(shape.len().saturating_sub(n));
         maxshape.truncate(maxshape.len().saturating_sub(n));
     }
