@@ -13,7 +13,7 @@ use fuser::{
     ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request, TimeOrNow,
 };
 
-use crate::fs::{Attr, Error, Fs, OpenMode, SetAttr};
+use crate::fs::{Attr, Error, Fs, OpenMode, RenameFlags, SetAttr, Xattr};
 use crate::tree::EntryType;
 
 /// The file does not change under a read-only mount, so the kernel may cache
@@ -62,27 +62,6 @@ impl H5Fuse {
     }
 }
 
-/// Take the request gate for a change, or answer the error.
-macro_rules! change_gate {
-    ($self:ident, $reply:ident) => {
-        match $self.fs.begin_change() {
-            Ok(g) => g,
-            Err(e) => return $reply.error(errno(&e)),
-        }
-    };
-}
-
-/// Closing a handle changes the file only when it has staged bytes to apply.
-macro_rules! close_gate {
-    ($self:ident, $fh:ident, $reply:ident) => {
-        if $self.fs.has_pending_changes($fh.0) {
-            change_gate!($self, $reply)
-        } else {
-            $self.fs.gate()
-        }
-    };
-}
-
 fn empty(reply: ReplyEmpty, r: Result<(), Error>) {
     match r {
         Ok(()) => reply.ok(),
@@ -122,13 +101,10 @@ fn to_file_attr(a: &Attr) -> FileAttr {
     }
 }
 
-/// Reply to an xattr request following the size protocol: size 0 asks for the
-/// length, a smaller buffer than the value gets ERANGE.
-fn reply_xattr(reply: ReplyXattr, size: u32, result: Result<Vec<u8>, Error>) {
+fn reply_xattr(reply: ReplyXattr, result: Result<Xattr, Error>) {
     match result {
-        Ok(v) if size == 0 => reply.size(v.len() as u32),
-        Ok(v) if v.len() > size as usize => reply.error(Errno::ERANGE),
-        Ok(v) => reply.data(&v),
+        Ok(Xattr::Size(n)) => reply.size(n),
+        Ok(Xattr::Data(v)) => reply.data(&v),
         Err(e) => reply.error(errno(&e)),
     }
 }
@@ -145,12 +121,10 @@ impl Filesystem for H5Fuse {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let _g = self.fs.gate();
         self.entry(reply, self.fs.lookup(parent.0, name.as_bytes()));
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let _g = self.fs.gate();
         match self.fs.getattr(ino.0) {
             Ok(a) => reply.attr(&self.ttl, &to_file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
@@ -175,11 +149,6 @@ impl Filesystem for H5Fuse {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let _g = if size.is_some() {
-            change_gate!(self, reply)
-        } else {
-            self.fs.gate()
-        };
         match self.fs.setattr(ino.0, SetAttr { size }) {
             Ok(a) => reply.attr(&self.ttl, &to_file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
@@ -187,7 +156,6 @@ impl Filesystem for H5Fuse {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        let _g = self.fs.gate();
         match self.fs.readlink(ino.0) {
             Ok(t) => reply.data(&t),
             Err(e) => reply.error(errno(&e)),
@@ -198,11 +166,6 @@ impl Filesystem for H5Fuse {
         let mode = OpenMode {
             write: flags.acc_mode() != OpenAccMode::O_RDONLY,
             truncate: flags.0 & libc::O_TRUNC != 0,
-        };
-        let _g = if mode.write {
-            change_gate!(self, reply)
-        } else {
-            self.fs.gate()
         };
         match self.fs.open(ino.0, mode) {
             Ok(fh) => reply.opened(FileHandle(fh), self.open_flags()),
@@ -220,7 +183,6 @@ impl Filesystem for H5Fuse {
         _flags: i32,
         reply: fuser::ReplyCreate,
     ) {
-        let _g = change_gate!(self, reply);
         match self.fs.create(parent.0, name.as_bytes()) {
             Ok((a, fh)) => reply.created(
                 &self.ttl,
@@ -244,8 +206,7 @@ impl Filesystem for H5Fuse {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let _g = self.fs.gate();
-        match self.fs.read_handle(fh.0, offset, size) {
+        match self.fs.read(fh.0, offset, size) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(errno(&e)),
         }
@@ -263,7 +224,6 @@ impl Filesystem for H5Fuse {
         _lock_owner: Option<LockOwner>,
         reply: fuser::ReplyWrite,
     ) {
-        let _g = change_gate!(self, reply);
         match self.fs.write(fh.0, offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
@@ -278,7 +238,6 @@ impl Filesystem for H5Fuse {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        let _g = close_gate!(self, fh, reply);
         empty(reply, self.fs.flush(fh.0));
     }
 
@@ -301,7 +260,7 @@ impl Filesystem for H5Fuse {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.fs.sync_to_disk());
+        empty(reply, self.fs.fsyncdir());
     }
 
     fn release(
@@ -314,7 +273,6 @@ impl Filesystem for H5Fuse {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let _g = close_gate!(self, fh, reply);
         empty(reply, self.fs.release(fh.0));
     }
 
@@ -326,7 +284,6 @@ impl Filesystem for H5Fuse {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let _g = self.fs.gate();
         let view = match self.fs.readdir(ino.0) {
             Ok(v) => v,
             Err(e) => return reply.error(errno(&e)),
@@ -355,19 +312,16 @@ impl Filesystem for H5Fuse {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let _g = self.fs.gate();
         let s = self.fs.statfs();
         reply.statfs(s.blocks, 0, 0, s.files, 0, s.bsize, s.namelen, s.bsize);
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        let _g = self.fs.gate();
-        reply_xattr(reply, size, self.fs.getxattr(ino.0, name.as_bytes()));
+        reply_xattr(reply, self.fs.getxattr(ino.0, name.as_bytes(), size));
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        let _g = self.fs.gate();
-        reply_xattr(reply, size, self.fs.listxattr(ino.0));
+        reply_xattr(reply, self.fs.listxattr(ino.0, size));
     }
 
     fn setxattr(
@@ -380,7 +334,6 @@ impl Filesystem for H5Fuse {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        let _g = change_gate!(self, reply);
         let create = flags & libc::XATTR_CREATE != 0;
         let replace = flags & libc::XATTR_REPLACE != 0;
         empty(
@@ -391,7 +344,6 @@ impl Filesystem for H5Fuse {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let _g = change_gate!(self, reply);
         empty(reply, self.fs.removexattr(ino.0, name.as_bytes()));
     }
 
@@ -404,35 +356,27 @@ impl Filesystem for H5Fuse {
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        let _g = change_gate!(self, reply);
         self.entry(reply, self.fs.mkdir(parent.0, name.as_bytes()));
     }
 
     fn mknod(
         &self,
         _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
+        parent: INodeNo,
+        name: &OsStr,
         _mode: u32,
         _umask: u32,
         _rdev: u32,
         reply: ReplyEntry,
     ) {
-        let e = if self.writable {
-            Error::NotPermitted("only regular files, directories and symlinks".into())
-        } else {
-            Error::ReadOnly
-        };
-        reply.error(errno(&e));
+        self.entry(reply, self.fs.mknod(parent.0, name.as_bytes()));
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let _g = change_gate!(self, reply);
         empty(reply, self.fs.unlink(parent.0, name.as_bytes()));
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let _g = change_gate!(self, reply);
         empty(reply, self.fs.rmdir(parent.0, name.as_bytes()));
     }
 
@@ -444,7 +388,6 @@ impl Filesystem for H5Fuse {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let _g = change_gate!(self, reply);
         self.entry(
             reply,
             self.fs.symlink(
@@ -465,11 +408,10 @@ impl Filesystem for H5Fuse {
         flags: fuser::RenameFlags,
         reply: ReplyEmpty,
     ) {
-        let _g = change_gate!(self, reply);
-        if flags.contains(fuser::RenameFlags::RENAME_EXCHANGE) {
-            return reply.error(Errno::EINVAL);
-        }
-        let no_replace = flags.contains(fuser::RenameFlags::RENAME_NOREPLACE);
+        let flags = RenameFlags {
+            exchange: flags.contains(fuser::RenameFlags::RENAME_EXCHANGE),
+            no_replace: flags.contains(fuser::RenameFlags::RENAME_NOREPLACE),
+        };
         empty(
             reply,
             self.fs.rename(
@@ -477,7 +419,7 @@ impl Filesystem for H5Fuse {
                 name.as_bytes(),
                 newparent.0,
                 newname.as_bytes(),
-                no_replace,
+                flags,
             ),
         );
     }
@@ -490,19 +432,15 @@ impl Filesystem for H5Fuse {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        let _g = change_gate!(self, reply);
         self.entry(reply, self.fs.link(ino.0, newparent.0, newname.as_bytes()));
     }
 
     fn access(&self, _req: &Request, ino: INodeNo, mask: fuser::AccessFlags, reply: ReplyEmpty) {
-        let _g = self.fs.gate();
-        if mask.contains(fuser::AccessFlags::W_OK) && !self.writable {
-            return reply.error(errno(&Error::ReadOnly));
-        }
-        match self.fs.getattr(ino.0) {
-            Ok(_) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        empty(
+            reply,
+            self.fs
+                .access(ino.0, mask.contains(fuser::AccessFlags::W_OK)),
+        );
     }
 
     fn ioctl(

@@ -8,6 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
+use crate::tree::names::Suffix;
 use crate::tree::Ino;
 
 /// What the staged bytes become.
@@ -19,15 +20,10 @@ pub enum Target {
     RewriteText { ino: Ino },
     /// A new sidecar for the dataset `dataset` (resize only).
     RewriteSidecar { dataset: Ino },
-    /// A new dataset `name` (without `.npy`) in `parent` from a .npy stream.
-    NewNpy {
-        parent: Ino,
-        name: Vec<u8>,
-        file_name: Vec<u8>,
-        ino: Ino,
-    },
-    /// A new dataset `name` (without `.json`) in `parent` from a sidecar.
-    NewSidecar {
+    /// A new dataset `name` in `parent`, from the file `file_name` being
+    /// written there (inode `ino`), a `.npy` stream or a sidecar.
+    New {
+        from: Suffix,
         parent: Ino,
         name: Vec<u8>,
         file_name: Vec<u8>,
@@ -112,16 +108,17 @@ impl Staging {
         self.file.read_exact_at(&mut buf, offset)?;
         Ok(buf)
     }
-
-    /// All the staged bytes (for the small things: sidecars, text).
-    pub fn read_all(&self) -> io::Result<Vec<u8>> {
-        self.read_at(0, self.len as usize)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Staging {
+        fn read_all(&self) -> io::Result<Vec<u8>> {
+            self.read_at(0, self.len as usize)
+        }
+    }
 
     #[test]
     fn staging_is_a_sparse_growable_buffer() {

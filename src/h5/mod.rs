@@ -10,6 +10,7 @@ mod decode;
 mod file;
 mod handle;
 mod namespace;
+mod replace;
 mod types;
 
 pub use dataset::Dataset;

@@ -119,6 +119,12 @@ impl DatasetMeta {
         self.shape.as_ref().map_or(0, |s| s.iter().product())
     }
 
+    /// Bytes of h5py's `ds[()].tobytes()` (a dataspace whose bytes do not
+    /// fit is refused when the dataset is opened).
+    pub fn byte_len(&self) -> u64 {
+        self.npoints().saturating_mul(self.ty.size() as u64)
+    }
+
     /// Filters this dataset needs that libhdf5 cannot load here.
     pub fn missing_filters(&self) -> Vec<&Filter> {
         self.filters.iter().filter(|f| !f.available).collect()

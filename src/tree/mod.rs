@@ -309,6 +309,14 @@ impl Tree {
         }
     }
 
+    /// Forget every listing that shows inode `ino` (its object was replaced
+    /// by another under the same names).
+    pub fn forget_listings_with(&self, ino: Ino) {
+        self.lock()
+            .listings
+            .retain(|_, l| !l.entries.iter().any(|e| e.ino == ino));
+    }
+
     /// The object with this identity is gone from the file: a new object at
     /// the same address must not take over its inode.
     pub fn forget_object(&self, key: (u64, u64)) {

@@ -34,6 +34,25 @@ pub fn name_ok(name: &[u8]) -> bool {
     !name.is_empty() && name != b"." && name != b".." && name.len() <= NAME_MAX
 }
 
+/// The suffixes that make a file being written become a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suffix {
+    /// `NAME.npy`: a dataset from a `.npy` stream.
+    Npy,
+    /// `NAME.json`: a dataset described by a sidecar.
+    Sidecar,
+}
+
+/// `NAME.npy` or `NAME.json` (NAME not empty): the suffix and NAME.
+pub fn split_suffix(name: &[u8]) -> Option<(Suffix, &[u8])> {
+    let stem = |suffix: &[u8]| name.strip_suffix(suffix).filter(|s| !s.is_empty());
+    if let Some(base) = stem(b".npy") {
+        Some((Suffix::Npy, base))
+    } else {
+        stem(SIDECAR_SUFFIX).map(|base| (Suffix::Sidecar, base))
+    }
+}
+
 pub fn sidecar_name(dataset: &[u8]) -> Vec<u8> {
     let mut n = dataset.to_vec();
     n.extend_from_slice(SIDECAR_SUFFIX);
@@ -113,6 +132,18 @@ mod tests {
 
     fn obj(id: u32, is_dataset: bool) -> Target<u32> {
         Target::Object { id, is_dataset }
+    }
+
+    #[test]
+    fn npy_and_json_suffixes() {
+        assert_eq!(split_suffix(b"a.npy"), Some((Suffix::Npy, &b"a"[..])));
+        assert_eq!(
+            split_suffix(b"a.b.json"),
+            Some((Suffix::Sidecar, &b"a.b"[..]))
+        );
+        assert_eq!(split_suffix(b".npy"), None);
+        assert_eq!(split_suffix(b"a.txt"), None);
+        assert_eq!(split_suffix(b"json"), None);
     }
 
     #[test]

@@ -242,6 +242,57 @@ impl Workers {
         )
     }
 
+    pub fn create_like(&self, like: &Loc, path: &[u8], shape: Option<&[u64]>) -> Result<()> {
+        done!(
+            self,
+            Request::CreateLike {
+                like: like.clone(),
+                path: path.to_vec(),
+                shape: shape.map(|s| s.to_vec())
+            }
+        )
+    }
+
+    pub fn copy_attrs(&self, from: &Loc, to: &Loc) -> Result<()> {
+        done!(
+            self,
+            Request::CopyAttrs {
+                from: from.clone(),
+                to: to.clone()
+            }
+        )
+    }
+
+    pub fn copy_bytes(
+        &self,
+        from: &Loc,
+        from_byte: u64,
+        to: &Loc,
+        to_byte: u64,
+        len: u64,
+    ) -> Result<()> {
+        done!(
+            self,
+            Request::CopyBytes {
+                from: from.clone(),
+                from_byte,
+                to: to.clone(),
+                to_byte,
+                len
+            }
+        )
+    }
+
+    pub fn replace_link(&self, path: &[u8], with: &[u8]) -> Result<()> {
+        done!(
+            self,
+            Request::ReplaceLink {
+                path: path.to_vec(),
+                with: with.to_vec()
+            }
+        )
+    }
+
     pub fn create_group(&self, path: &[u8]) -> Result<()> {
         done!(
             self,

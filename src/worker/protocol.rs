@@ -95,6 +95,31 @@ pub enum Request {
         path: Vec<u8>,
         spec: CreateSpec,
     },
+    /// A new dataset like the one at `like` (type, creation properties,
+    /// attributes), of extent `shape` (its own if None).
+    CreateLike {
+        like: Loc,
+        path: Vec<u8>,
+        shape: Option<Vec<u64>>,
+    },
+    CopyAttrs {
+        from: Loc,
+        to: Loc,
+    },
+    /// Copy `len` bytes of dataset `from` at byte `from_byte` into dataset
+    /// `to` at byte `to_byte` (whole elements of both).
+    CopyBytes {
+        from: Loc,
+        from_byte: u64,
+        to: Loc,
+        to_byte: u64,
+        len: u64,
+    },
+    /// Put the object at `with` in the place of the link `path`.
+    ReplaceLink {
+        path: Vec<u8>,
+        with: Vec<u8>,
+    },
     CreateGroup {
         path: Vec<u8>,
     },
@@ -178,6 +203,12 @@ impl Request {
             Request::WriteAll { .. } => "writing all elements".into(),
             Request::SetExtent { dims, .. } => format!("resizing to {dims:?}"),
             Request::CreateDataset { .. } => "creating a dataset".into(),
+            Request::CreateLike { .. } => "creating a replacement dataset".into(),
+            Request::CopyAttrs { .. } => "copying attributes".into(),
+            Request::CopyBytes { from_byte, len, .. } => {
+                format!("copying {len} bytes from byte {from_byte}")
+            }
+            Request::ReplaceLink { .. } => "putting a replacement in place".into(),
             Request::CreateGroup { .. } => "creating a group".into(),
             Request::DeleteLink { .. } => "deleting a link".into(),
             Request::MoveLink { .. } => "moving a link".into(),
@@ -211,12 +242,16 @@ impl Request {
             | Request::HardLink { target: loc, .. }
             | Request::CreateAttr { loc, .. }
             | Request::WriteAttr { loc, .. }
-            | Request::DeleteAttr { loc, .. } => loc.path.clone(),
+            | Request::DeleteAttr { loc, .. }
+            | Request::CreateLike { like: loc, .. }
+            | Request::CopyAttrs { to: loc, .. }
+            | Request::CopyBytes { to: loc, .. } => loc.path.clone(),
             Request::CreateDataset { path, .. }
             | Request::CreateGroup { path }
             | Request::DeleteLink { path }
             | Request::SoftLink { path, .. }
-            | Request::MoveLink { from: path, .. } => path.clone(),
+            | Request::MoveLink { from: path, .. }
+            | Request::ReplaceLink { path, .. } => path.clone(),
         }
     }
 }

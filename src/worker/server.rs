@@ -69,6 +69,18 @@ pub fn serve(mut stream: UnixStream) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The elements `[first, end)` that are exactly `len` bytes at byte `at`.
+fn whole_elements(ds: &Dataset, at: u64, len: u64) -> Result<(u64, u64)> {
+    let size = ds.info().meta.ty.size().max(1) as u64;
+    if at % size != 0 || len % size != 0 {
+        return Err(H5Error::new(
+            ErrorKind::Other,
+            format!("{len} bytes at {at} are not whole {size}-byte elements"),
+        ));
+    }
+    Ok((at / size, (at + len) / size))
+}
+
 fn no_file() -> H5Error {
     H5Error::new(ErrorKind::Other, "no file is open in this worker")
 }
@@ -92,7 +104,12 @@ impl Worker {
 
     fn handle(&mut self, req: Request, payload: Vec<u8>, out: &mut Vec<u8>) -> Response {
         // Names change meaning after a namespace change: reopen by location.
-        if req.changes() && !matches!(req, Request::WriteElements { .. } | Request::Sync) {
+        if req.changes()
+            && !matches!(
+                req,
+                Request::WriteElements { .. } | Request::CopyBytes { .. } | Request::Sync
+            )
+        {
             self.datasets.clear();
         }
         Ok(match req {
@@ -199,6 +216,33 @@ impl Worker {
             }
             Request::CreateDataset { path, spec } => {
                 self.file()?.create_dataset(&path, &spec)?;
+                Reply::Done
+            }
+            Request::CreateLike { like, path, shape } => {
+                self.file()?.create_like(&like, &path, shape.as_deref())?;
+                Reply::Done
+            }
+            Request::CopyAttrs { from, to } => {
+                self.file()?.copy_attrs(&from, &to)?;
+                Reply::Done
+            }
+            Request::CopyBytes {
+                from,
+                from_byte,
+                to,
+                to_byte,
+                len,
+            } => {
+                let src = self.dataset(&from)?;
+                let (first, end) = whole_elements(src, from_byte, len)?;
+                let bytes = src.read_elements(first, end)?;
+                let dst = self.dataset(&to)?;
+                let (first, _) = whole_elements(dst, to_byte, len)?;
+                dst.write_elements(first, &bytes)?;
+                Reply::Done
+            }
+            Request::ReplaceLink { path, with } => {
+                self.file()?.replace_link(&path, &with)?;
                 Reply::Done
             }
             Request::CreateGroup { path } => {

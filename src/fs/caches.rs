@@ -1,0 +1,74 @@
+//! What the core keeps between requests: open datasets and rendered
+//! contents (sidecars, text views, committed datatypes).
+//!
+//! A value is built outside the lock (opening a dataset asks a libhdf5
+//! worker) and kept only if no change was recorded meanwhile: otherwise a
+//! value read before a change could be stored after it, and a stale shape
+//! would outlive the change (a later write would then shrink the dataset
+//! back, dropping acknowledged bytes).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::read::OpenDataset;
+use crate::tree::Ino;
+
+/// Open datasets kept ready for reads; past this many the cache starts over.
+const DATASET_CACHE: usize = 256;
+/// Bytes of rendered contents kept; past this the cache starts over.
+const CONTENT_CACHE_BYTES: usize = 64 << 20;
+
+#[derive(Default)]
+pub struct Caches {
+    /// Bumped by every invalidation.
+    pub generation: u64,
+    pub datasets: HashMap<Ino, Arc<OpenDataset>>,
+    pub contents: HashMap<Ino, Arc<Vec<u8>>>,
+    content_bytes: usize,
+}
+
+impl Caches {
+    /// Forget the open dataset `ino` and every rendered content.
+    pub fn changed(&mut self, ino: Ino) {
+        self.generation += 1;
+        self.datasets.remove(&ino);
+        self.clear_contents();
+    }
+
+    /// Forget every open dataset and rendered content.
+    pub fn clear(&mut self) {
+        self.generation += 1;
+        self.datasets.clear();
+        self.clear_contents();
+    }
+
+    pub fn clear_contents(&mut self) {
+        self.generation += 1;
+        self.contents.clear();
+        self.content_bytes = 0;
+    }
+
+    /// Keep `ds` as dataset `ino` if nothing changed since `generation`.
+    pub fn keep_dataset(&mut self, generation: u64, ino: Ino, ds: &Arc<OpenDataset>) {
+        if self.generation != generation {
+            return;
+        }
+        if self.datasets.len() >= DATASET_CACHE {
+            self.datasets.clear();
+        }
+        self.datasets.insert(ino, ds.clone());
+    }
+
+    /// Keep `bytes` as the content of `ino` if nothing changed since `generation`.
+    pub fn keep_content(&mut self, generation: u64, ino: Ino, bytes: &Arc<Vec<u8>>) {
+        if self.generation != generation {
+            return;
+        }
+        if self.content_bytes + bytes.len() > CONTENT_CACHE_BYTES {
+            self.contents.clear();
+            self.content_bytes = 0;
+        }
+        self.content_bytes += bytes.len();
+        self.contents.insert(ino, bytes.clone());
+    }
+}
