@@ -1,4 +1,4 @@
-//! The real-world corpus (../shared/corpus): every file h5py can open mounts,
+//! The real-world corpus (tests/data/corpus): every file h5py can open mounts,
 //! and every listing, byte, sidecar, attribute and link matches h5py. The
 //! datasets that cannot be read (a filter missing, a type numpy lacks) are
 //! exactly the ones listed in tests/data, each with a log line saying why.
@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use common::*;
 
 fn corpus_dir() -> PathBuf {
-    repo().join("../shared/corpus")
+    repo().join("tests/data/corpus")
 }
 
 /// Every HDF5 file of the corpus, sorted.
 fn corpus_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let dirs = std::fs::read_dir(corpus_dir()).expect("../shared/corpus is missing");
+    let dirs = std::fs::read_dir(corpus_dir()).expect("tests/data/corpus is missing");
     for d in dirs.flatten() {
         if !d.path().is_dir() {
             continue;
