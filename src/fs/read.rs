@@ -262,10 +262,9 @@ impl Fs {
                 match Representation::of(&ds.meta.ty) {
                     Representation::Raw => ds.meta.byte_len(),
                     Representation::Unavailable => 0,
-                    // A text view that cannot be read still stats, empty.
-                    Representation::Text(_) => {
-                        self.rendered(ino, &node).map_or(0, |b| b.len() as u64)
-                    }
+                    // Its size is its text's: a text view that cannot be
+                    // read cannot be sized either.
+                    Representation::Text(_) => self.rendered(ino, &node)?.len() as u64,
                 }
             }
             NodeKind::Sidecar { .. } | NodeKind::Datatype => {
