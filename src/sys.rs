@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 /// Append `len` bytes of `file` at `offset` to `out`, reading straight into
 /// its spare capacity (no zeroing first: reads are up to 1 MiB each). A file
@@ -156,24 +156,11 @@ pub fn wait_signal(set: &StopSignals) -> Option<i32> {
 /// The descriptor number a worker finds its socket at.
 pub const WORKER_FD: i32 = 3;
 
-/// Start `exe` as a worker: `socket` becomes its descriptor [`WORKER_FD`],
-/// its address space is limited to `memory` bytes (a libhdf5 allocation
-/// beyond that fails inside the worker, not on the machine), stdin and
-/// stdout go nowhere, stderr to `stderr` (else the daemon's).
-pub fn spawn_worker(
-    exe: &Path,
-    socket: &UnixStream,
-    memory: u64,
-    stderr: Option<&File>,
-) -> std::io::Result<Child> {
+/// Start `cmd` (a worker) with `socket` as its descriptor [`WORKER_FD`],
+/// its address space limited to `memory` bytes (a libhdf5 allocation beyond
+/// that fails inside the worker, not on the machine), and no signal blocked.
+pub fn spawn_worker(cmd: &mut Command, socket: &UnixStream, memory: u64) -> std::io::Result<Child> {
     let fd = socket.as_raw_fd();
-    let mut cmd = Command::new(exe);
-    cmd.env(crate::worker::WORKER_ENV, WORKER_FD.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    if let Some(f) = stderr {
-        cmd.stderr(f.try_clone()?);
-    }
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {

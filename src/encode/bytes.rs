@@ -16,9 +16,8 @@
 //! variable-length data arrives as pointers into libhdf5-owned memory, and
 //! references need the library to name their targets.
 
-use crate::model::{ByteOrder, TypeDesc, Value};
+use crate::model::{check_int, ByteOrder, Tagged, TypeDesc, Value};
 
-use super::dtype::Tagged;
 use super::json::{from_hex, show_value};
 
 /// The bytes of `values`, one element of `ty` after another, as HDF5 holds them in memory.
@@ -180,26 +179,6 @@ fn write_str(v: &Value, utf8: bool, out: &mut [u8]) -> Result<(), String> {
 }
 
 /// The inclusive range of an integer of `size` bytes.
-fn int_range(size: usize, signed: bool) -> (i128, i128) {
-    let bits = 8 * size.min(8) as u32;
-    if signed {
-        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-    } else {
-        (0, (1i128 << bits) - 1)
-    }
-}
-
-pub(super) fn check_int(i: i128, size: usize, signed: bool) -> Result<i128, String> {
-    let (lo, hi) = int_range(size, signed);
-    if i < lo || i > hi {
-        let kind = if signed { "signed" } else { "unsigned" };
-        return Err(format!(
-            "{i} is out of range for a {size}-byte {kind} integer ({lo} to {hi})"
-        ));
-    }
-    Ok(i)
-}
-
 fn write_int(i: i128, order: ByteOrder, out: &mut [u8]) {
     let n = out.len();
     out.copy_from_slice(&i.to_le_bytes()[..n]);

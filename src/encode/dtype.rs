@@ -106,26 +106,6 @@ pub fn flatten_array<'a>(base: &'a TypeDesc, dims: &[usize]) -> (&'a TypeDesc, V
     (b, all)
 }
 
-/// What an element of a numpy-tagged opaque type holds, by the kind
-/// character of its descr: an int64 count for datetime64 and timedelta64
-/// (`M`, `m`), a byte string for `S`, raw bytes for anything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Tagged {
-    Time,
-    Str,
-    Raw,
-}
-
-impl Tagged {
-    pub(super) fn of(descr: &str) -> Tagged {
-        match descr.as_bytes().get(1) {
-            Some(b'M' | b'm') => Tagged::Time,
-            Some(b'S') => Tagged::Str,
-            _ => Tagged::Raw,
-        }
-    }
-}
-
 /// A structural description of the HDF5 type (for sidecars and committed types).
 pub fn type_json(ty: &TypeDesc) -> Json {
     let ord = |o: &ByteOrder| match o {

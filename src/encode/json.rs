@@ -16,10 +16,7 @@
 
 use serde_json::{json, Number, Value as Json};
 
-use crate::model::{TypeDesc, Value};
-
-use super::bytes::check_int;
-use super::dtype::Tagged;
+use crate::model::{check_int, Tagged, TypeDesc, Value};
 
 // ---------------------------------------------------------------- rendering
 

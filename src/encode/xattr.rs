@@ -24,10 +24,9 @@
 
 use serde_json::Value as Json;
 
-use crate::model::{AttrData, ByteOrder, TypeDesc, Value};
+use crate::model::{check_int, AttrData, ByteOrder, Tagged, TypeDesc, Value};
 
-use super::bytes::{check_int, round_to_half};
-use super::dtype::Tagged;
+use super::bytes::round_to_half;
 use super::json::{member_names, nest, values_from_json};
 
 // ---------------------------------------------------------------- rendering

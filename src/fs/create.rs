@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 
 use log::info;
 
-use super::data::{element_data, extent_error, row_bytes, with_rows};
 use super::error::{io, show};
 use super::handles::Handle;
 use super::limits::check_extent;
 use super::read::{OpenDataset, MAX_TEXT_ELEMENTS};
+use super::shape::{element_data, extent_error, max_rows, row_bytes, with_rows};
 use super::stage::{Staging, Target};
 use super::{join, lock, Attr, Error, Fs, Result};
 use crate::encode::bytes::encode_values;
@@ -759,7 +759,7 @@ impl Fs {
         let row = row_bytes(&ds.meta);
         let shape = if len == ds.meta.byte_len() {
             None
-        } else if row > 0 && len % row == 0 && super::data::max_rows(&ds.meta).is_some() {
+        } else if row > 0 && len % row == 0 && max_rows(&ds.meta).is_some() {
             with_rows(node, &ds.meta, len / row)?
         } else {
             return Ok(false);

@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error, warn};
 
-use super::read::OpenDataset;
-use crate::model::{ErrorKind, H5Error};
+use crate::model::{DatasetMeta, ErrorKind, H5Error};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -120,8 +119,8 @@ pub(super) fn io(path: &[u8], e: H5Error) -> Error {
 }
 
 /// A failed dataset read as EIO, naming a missing filter if that is why.
-pub(super) fn read_error(path: &[u8], ds: &OpenDataset, e: H5Error) -> Error {
-    let missing = ds.meta.missing_filters();
+pub(super) fn read_error(path: &[u8], meta: &DatasetMeta, e: H5Error) -> Error {
+    let missing = meta.missing_filters();
     if missing.is_empty() || matches!(e.kind, ErrorKind::Crashed | ErrorKind::TimedOut) {
         return io(path, e);
     }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::ahead::{self, ReadAhead};
-use super::data::max_rows;
 use super::error::show;
+use super::shape::max_rows;
 use super::stage::{Staging, Target};
 use super::{lock, Error, Fs, Result};
 use crate::encode::sidecar::Representation;

@@ -31,6 +31,7 @@ mod limits;
 mod namespace;
 mod ops;
 mod read;
+mod shape;
 mod stage;
 mod xattr;
 

@@ -240,7 +240,7 @@ impl Fs {
                 let values = self
                     .h5(node)
                     .read_values(&ds.loc)
-                    .map_err(|e| read_error(&node.path, &ds, e))?;
+                    .map_err(|e| read_error(&node.path, &ds.meta, e))?;
                 render(format, &values)
             }
             _ => return Err(Error::IsDir),
@@ -361,7 +361,7 @@ impl Fs {
             }
             _ => file.h5.read_elements(&ds.loc, span.first, span.end),
         }
-        .map_err(|e| read_error(&node.path, ds, e))?;
+        .map_err(|e| read_error(&node.path, &ds.meta, e))?;
         let start = span.skip as usize;
         let mut buf = buf;
         if start == 0 && buf.len() == span.len as usize {

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use log::warn;
 
-use super::data::element_data;
 use super::error::{io, show};
+use super::shape::element_data;
 use super::{lock, Error, Fs, Result, XATTR_SIZE_MAX};
 use crate::encode::xattr::{attr_value, infer_new_attr, name_list, parse_attr_text};
 use crate::tree::{Ino, Node, NodeKind};

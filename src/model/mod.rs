@@ -18,5 +18,7 @@ pub use objects::{
     filter_id, AttrData, ChunkData, DatasetInfo, DatasetMeta, DirectLayout, FileFacts, Filter,
     H5Path, Layout, Link, LinkKind, Loc, ObjectInfo, ObjectKind,
 };
-pub use types::{int_from_bytes, numpy_tag_fits, ByteOrder, Field, StrPad, TypeDesc};
+pub use types::{
+    check_int, int_from_bytes, numpy_tag_fits, ByteOrder, Field, StrPad, Tagged, TypeDesc,
+};
 pub use value::{decode_values, float_from_bytes, Value, Variable};

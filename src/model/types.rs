@@ -194,6 +194,47 @@ pub fn int_from_bytes(bytes: &[u8], signed: bool, order: ByteOrder) -> i128 {
     }
 }
 
+/// What an element of a numpy-tagged opaque type holds, by the kind
+/// character of its descr: an int64 count for datetime64 and timedelta64
+/// (`M`, `m`), a byte string for `S`, raw bytes for anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagged {
+    Time,
+    Str,
+    Raw,
+}
+
+impl Tagged {
+    pub fn of(descr: &str) -> Tagged {
+        match descr.as_bytes().get(1) {
+            Some(b'M' | b'm') => Tagged::Time,
+            Some(b'S') => Tagged::Str,
+            _ => Tagged::Raw,
+        }
+    }
+}
+
+fn int_range(size: usize, signed: bool) -> (i128, i128) {
+    let bits = 8 * size.min(8) as u32;
+    if signed {
+        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+    } else {
+        (0, (1i128 << bits) - 1)
+    }
+}
+
+/// `i`, if a `size`-byte integer of that signedness can hold it.
+pub fn check_int(i: i128, size: usize, signed: bool) -> Result<i128, String> {
+    let (lo, hi) = int_range(size, signed);
+    if i < lo || i > hi {
+        let kind = if signed { "signed" } else { "unsigned" };
+        return Err(format!(
+            "{i} is out of range for a {size}-byte {kind} integer ({lo} to {hi})"
+        ));
+    }
+    Ok(i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

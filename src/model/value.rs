@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{int_from_bytes, ByteOrder, TypeDesc};
+use super::types::{int_from_bytes, ByteOrder, Tagged, TypeDesc};
 
 /// One decoded element (or part of one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,14 +92,14 @@ fn decode(ty: &TypeDesc, b: &[u8], var: Variable) -> Value {
             } else {
                 ByteOrder::Little
             };
-            match descr.as_bytes().get(1) {
-                Some(b'M' | b'm') => Value::Int(int_from_bytes(&b[..8], true, order)),
-                Some(b'S') => {
+            match Tagged::of(descr) {
+                Tagged::Time => Value::Int(int_from_bytes(&b[..8], true, order)),
+                Tagged::Str => {
                     let s = &b[..*size];
                     let end = s.iter().rposition(|c| *c != 0).map_or(0, |p| p + 1);
                     Value::Str(s[..end].to_vec())
                 }
-                _ => Value::Bytes(b[..*size].to_vec()),
+                Tagged::Raw => Value::Bytes(b[..*size].to_vec()),
             }
         }
         TypeDesc::Complex { size, order } => {

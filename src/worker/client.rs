@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -228,13 +228,14 @@ impl Workers {
             )
         };
         let (ours, theirs) = UnixStream::pair().map_err(fail)?;
-        let child = crate::sys::spawn_worker(
-            &self.cfg.exe,
-            &theirs,
-            self.cfg.memory,
-            self.cfg.stderr.as_deref(),
-        )
-        .map_err(fail)?;
+        let mut cmd = Command::new(&self.cfg.exe);
+        cmd.env(super::WORKER_ENV, crate::sys::WORKER_FD.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        if let Some(f) = &self.cfg.stderr {
+            cmd.stderr(f.try_clone().map_err(fail)?);
+        }
+        let child = crate::sys::spawn_worker(&mut cmd, &theirs, self.cfg.memory).map_err(fail)?;
         Ok(Proc {
             child,
             stream: ours,
