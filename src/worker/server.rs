@@ -11,6 +11,10 @@ use super::protocol::{read_frame, write_frame, ChunkHead, Reply, Request, Respon
 use crate::h5::{Dataset, H5File};
 use crate::model::{ChunkData, ErrorKind, H5Error, Loc, Result};
 
+/// How long a worker whose daemon ended may go on finishing its request
+/// and closing the file.
+const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Open datasets kept between requests; past this many the set starts over.
 const OPEN_DATASETS: usize = 64;
 
@@ -23,14 +27,17 @@ struct Worker {
 
 /// The worker's main: serve the socket at descriptor `fd`; the exit code.
 pub fn run(fd: i32) -> i32 {
-    // A worker stuck in libhdf5 never reads its socket again: it watches
-    // for its daemon's end instead (it is then re-parented).
+    // When its daemon ends (kill -9 included), a worker sees its socket
+    // close once the request in hand is done, and closes the file cleanly.
+    // One stuck in libhdf5 never gets there: a watcher notices the daemon's
+    // end (the worker is re-parented) and ends the worker after a grace.
     let daemon = crate::sys::parent_pid();
     let watch = std::thread::Builder::new()
         .stack_size(64 << 10)
         .spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_millis(500));
             if crate::sys::parent_pid() != daemon {
+                std::thread::sleep(ORPHAN_GRACE);
                 crate::sys::exit_now(0);
             }
         });
