@@ -72,3 +72,44 @@ impl Caches {
         self.contents.insert(ino, bytes.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DatasetMeta, Layout, Loc, TypeDesc, Value};
+
+    fn ds(rows: u64) -> Arc<OpenDataset> {
+        Arc::new(OpenDataset::new_for_tests(
+            Loc::path(b"/d"),
+            DatasetMeta {
+                ty: TypeDesc::Bool,
+                shape: Some(vec![rows]),
+                maxshape: Some(vec![None]),
+                layout: Layout::Chunked,
+                chunks: Some(vec![16]),
+                filters: vec![],
+                fill: Value::Null,
+            },
+        ))
+    }
+
+    #[test]
+    fn a_value_built_before_a_change_is_not_kept_after_it() {
+        let mut c = Caches::default();
+        // A reader notes the generation, then builds its value...
+        let seen = c.generation;
+        // ...while a writer resizes the dataset and records the change.
+        c.changed(7);
+        c.keep_dataset(seen, 7, &ds(10));
+        assert!(c.datasets.get(&7).is_none(), "a stale shape was kept");
+        // Built after the change, it is kept.
+        let seen = c.generation;
+        c.keep_dataset(seen, 7, &ds(20));
+        assert_eq!(c.datasets[&7].meta.shape, Some(vec![20]));
+        // Contents follow the same rule.
+        let seen = c.generation;
+        c.clear_contents();
+        c.keep_content(seen, 3, &Arc::new(b"old".to_vec()));
+        assert!(c.contents.is_empty());
+    }
+}

@@ -34,6 +34,17 @@ pub struct OpenDataset {
     plan: Option<Arc<Plan>>,
 }
 
+#[cfg(test)]
+impl OpenDataset {
+    pub fn new_for_tests(loc: Loc, meta: DatasetMeta) -> OpenDataset {
+        OpenDataset {
+            loc,
+            meta,
+            plan: None,
+        }
+    }
+}
+
 /// A dataset's chunks, fetched from the libhdf5 workers.
 struct WorkerChunks {
     workers: Arc<Workers>,
