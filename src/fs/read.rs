@@ -21,6 +21,7 @@ use crate::worker::Workers;
 pub const MAX_TEXT_ELEMENTS: u64 = 1 << 24;
 
 /// A directory's entries: those in the file, then files being written.
+#[derive(Debug)]
 pub struct DirView {
     pub listing: Arc<Listing>,
     pub pending: Vec<DirEntry>,
