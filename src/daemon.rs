@@ -25,6 +25,7 @@ use crate::fs::{Fs, FsOptions};
 use crate::fuse::H5Fuse;
 use crate::model::ErrorKind;
 use crate::sys;
+use crate::tree::View;
 use crate::worker::WorkerConfig;
 
 /// Names the pipe on which a background child reports that the mount is live.
@@ -215,6 +216,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
                     .hdf5_workers(std::thread::available_parallelism().map_or(2, |n| n.get())),
                 stderr: log.map(Arc::new),
             },
+            views: vec![View::Sidecar],
         },
     )
     .map_err(|e| {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use h5fs::fs::{Error, Fs, FsOptions, OpenMode, RenameFlags, SetAttr, Xattr};
-use h5fs::tree::EntryType;
+use h5fs::tree::{EntryType, View};
 use h5fs::worker::WorkerConfig;
 
 fn options(writable: bool) -> FsOptions {
@@ -28,6 +28,7 @@ fn options(writable: bool) -> FsOptions {
             max_workers: 2,
             stderr: None,
         },
+        views: vec![View::Sidecar],
     }
 }
 

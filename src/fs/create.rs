@@ -30,7 +30,7 @@ use crate::encode::sidecar::{parse_sidecar_spec, Compression, Representation, Si
 use crate::encode::text::{parse_text_view, TextFormat};
 use crate::model::{filter_id, CreateSpec, DatasetMeta, Loc, TypeDesc};
 use crate::tree::names::{split_suffix, Suffix};
-use crate::tree::{Ino, Node, NodeKind};
+use crate::tree::{Ino, Node, NodeKind, View};
 
 /// Chunk size aimed at for new growable datasets.
 const CHUNK_TARGET: u64 = 1 << 20;
@@ -702,8 +702,12 @@ impl Fs {
             Err(_) => None,
         };
         let done = match target {
-            Some((_, t)) if matches!(t.kind, NodeKind::Sidecar { .. }) => {
-                let NodeKind::Sidecar { dataset } = t.kind else {
+            Some((_, t)) if matches!(t.kind, NodeKind::View { .. }) => {
+                let NodeKind::View {
+                    dataset,
+                    view: View::Sidecar,
+                } = t.kind
+                else {
                     return Ok(false);
                 };
                 let text = bytes.whole(self, MAX_SIDECAR, "a sidecar", &src.path)?;

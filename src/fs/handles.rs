@@ -11,7 +11,7 @@ use super::shape::max_rows;
 use super::stage::{Staging, Target};
 use super::{lock, Error, Fs, Result};
 use crate::encode::sidecar::Representation;
-use crate::tree::{DirEntry, EntryType, Ino, NodeKind, Tree};
+use crate::tree::{DirEntry, EntryType, Ino, NodeKind, Tree, View};
 
 /// How a file is opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -222,7 +222,10 @@ impl Fs {
                     Representation::Raw => lock(&self.handles.staging).get(&ino).cloned(),
                 }
             }
-            NodeKind::Sidecar { dataset } => Some(fresh(
+            NodeKind::View {
+                dataset,
+                view: View::Sidecar,
+            } => Some(fresh(
                 Target::RewriteSidecar { dataset: *dataset },
                 &current(&node)?,
             )?),

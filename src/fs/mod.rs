@@ -47,7 +47,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::direct::{ByteSource, ChunkCache, LocalFile};
 use crate::model::{ErrorKind, FileFacts, H5Error};
-use crate::tree::{EntryType, Ino, Node, NodeKind, Tree, ROOT};
+use crate::tree::{EntryType, Ino, Node, NodeKind, Tree, View, ROOT};
 use crate::worker::{WorkerConfig, Workers};
 use caches::Caches;
 use error::{io, show, Failures};
@@ -73,6 +73,8 @@ pub struct FsOptions {
     pub read_ahead: bool,
     /// How the libhdf5 worker processes run.
     pub workers: WorkerConfig,
+    /// The files shown beside each dataset.
+    pub views: Vec<View>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,7 +323,7 @@ impl Fs {
     fn shown(&self, ino: Ino) -> String {
         match self.tree.node(ino) {
             Some(n) => match &n.kind {
-                NodeKind::Sidecar { .. } => format!("{}.json", show(&n.path)),
+                NodeKind::View { view, .. } => show(&view.name(&n.path)),
                 NodeKind::Symlink { .. } => format!("(symlink, inode {ino})"),
                 _ => show(&n.path),
             },

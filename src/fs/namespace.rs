@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::error::{io, show};
 use super::stage::Target;
 use super::{join, lock, Attr, Error, Fs, Result};
-use crate::tree::names::{sidecar_name, split_suffix};
+use crate::tree::names::split_suffix;
 use crate::tree::{Ino, Node, NodeKind};
 
 /// The HDF5 soft-link value for a symlink `target` made in group `dir`: the
@@ -124,19 +124,29 @@ impl Fs {
         let node = self.node(entry.ino)?;
         match node.kind {
             NodeKind::Group => Err(Error::IsDir),
-            // Sidecars are views of their dataset: removing one deletes nothing.
-            NodeKind::Sidecar { .. } => Ok(()),
+            // Views (the sidecar) show their dataset: removing one deletes nothing.
+            NodeKind::View { .. } => Ok(()),
             NodeKind::Dataset => {
-                let sidecar = sidecar_name(name);
-                let had_sidecar = self.listing(parent)?.get(&sidecar).is_some_and(|e| {
-                    matches!(
-                        self.node(e.ino).map(|n| n.kind.clone()),
-                        Ok(NodeKind::Sidecar { .. })
-                    )
-                });
+                // The dataset's views go with it; their names stay
+                // unlinkable for a moment (`rm -r` lists them too).
+                let listing = self.listing(parent)?;
+                let shown: Vec<Vec<u8>> = self
+                    .opts
+                    .views
+                    .iter()
+                    .map(|v| v.name(name))
+                    .filter(|n| {
+                        listing.get(n).is_some_and(|e| {
+                            matches!(
+                                self.node(e.ino).map(|n| n.kind.clone()),
+                                Ok(NodeKind::View { .. })
+                            )
+                        })
+                    })
+                    .collect();
                 self.delete(parent, name, &node)?;
-                if had_sidecar {
-                    self.tree.add_ghost(parent, sidecar);
+                for n in shown {
+                    self.tree.add_ghost(parent, n);
                 }
                 Ok(())
             }
@@ -186,7 +196,7 @@ impl Fs {
         }
         let src = self.entry(parent, name)?;
         let src_node = self.node(src.ino)?;
-        if matches!(src_node.kind, NodeKind::Sidecar { .. }) {
+        if matches!(src_node.kind, NodeKind::View { .. }) {
             return Err(Error::NotPermitted(format!(
                 "{}.json: a sidecar moves with its dataset",
                 show(&src_node.path)
@@ -225,7 +235,7 @@ impl Fs {
                 }
                 (NodeKind::Group, false) => return Err(Error::IsDir),
                 (_, true) => return Err(Error::NotDir),
-                (NodeKind::Sidecar { .. }, false) => {
+                (NodeKind::View { .. }, false) => {
                     return Err(Error::NotPermitted(format!(
                         "{}: cannot replace a sidecar with another object",
                         show(&to)

@@ -14,7 +14,7 @@ use crate::encode::text::render;
 use crate::model::hyperslab::byte_range_to_elements;
 use crate::model::{ChunkData, DatasetMeta, ErrorKind, H5Error, LinkKind, Loc, ObjectKind};
 use crate::tree::names::{external_link_text, plan_entries, soft_link_text};
-use crate::tree::{DirEntry, EntryType, Found, Ino, Listing, Node, NodeKind, Target};
+use crate::tree::{DirEntry, EntryType, Found, Ino, Listing, Node, NodeKind, Target, View};
 use crate::worker::Workers;
 
 /// Most elements a text view renders: it is built whole in memory.
@@ -137,7 +137,7 @@ impl Fs {
             };
             resolved.push((link.name, target));
         }
-        let (plan, skipped) = plan_entries(resolved);
+        let (plan, skipped) = plan_entries(resolved, &self.opts.views);
         for name in skipped {
             warn!(
                 "{}: name cannot be shown (empty, '.', '..' or over 255 bytes), left out",
@@ -224,7 +224,10 @@ impl Fs {
             c.generation
         };
         let bytes = match &node.kind {
-            NodeKind::Sidecar { dataset } => {
+            NodeKind::View {
+                dataset,
+                view: View::Sidecar,
+            } => {
                 let ds_node = self.node(*dataset)?;
                 let ds = self.dataset(*dataset, &ds_node)?;
                 let attrs = self.attrs_of(&ds_node);
@@ -279,9 +282,7 @@ impl Fs {
                     Representation::Text(_) => self.rendered(ino, &node)?.len() as u64,
                 }
             }
-            NodeKind::Sidecar { .. } | NodeKind::Datatype => {
-                self.rendered(ino, &node)?.len() as u64
-            }
+            NodeKind::View { .. } | NodeKind::Datatype => self.rendered(ino, &node)?.len() as u64,
             NodeKind::Pending => self.handles.staged_len(ino).unwrap_or(0),
         };
         // Write bits on a writable mount, except in external files.
@@ -298,7 +299,7 @@ impl Fs {
         // On a writable mount the link count can change under us.
         let links = if self.opts.writable
             && node.addr != 0
-            && !matches!(node.kind, NodeKind::Sidecar { .. })
+            && !matches!(node.kind, NodeKind::View { .. })
         {
             self.h5(&node)
                 .info_at(&node.loc())

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::model::{H5Path, Loc, ObjectKind};
 
-pub use names::{Planned, Target};
+pub use names::{Planned, Target, View};
 
 pub type Ino = u64;
 
@@ -24,9 +24,10 @@ pub enum NodeKind {
     Group,
     Dataset,
     Datatype,
-    /// The JSON sidecar of the dataset with this inode.
-    Sidecar {
+    /// A view (the JSON sidecar, ...) of the dataset with this inode.
+    View {
         dataset: Ino,
+        view: View,
     },
     Symlink {
         target: Vec<u8>,
@@ -127,7 +128,8 @@ pub struct Found {
 struct Inner {
     nodes: Vec<Arc<Node>>,
     by_object: HashMap<(u64, u64), Ino>,
-    sidecars: HashMap<Ino, Ino>,
+    /// The inode of each view of a dataset.
+    views: HashMap<(Ino, View), Ino>,
     listings: HashMap<Ino, Arc<Listing>>,
     /// Files being written that are not datasets yet: (directory, name) -> inode.
     pending: HashMap<(Ino, Vec<u8>), Ino>,
@@ -213,21 +215,26 @@ impl Tree {
                     });
                     (name, ino, EntryType::Symlink)
                 }
-                Planned::Sidecar { name, dataset } => {
+                Planned::View {
+                    name,
+                    dataset,
+                    view,
+                } => {
                     let ds = inner.object_ino(&dataset);
-                    let ino = match inner.sidecars.get(&ds) {
+                    let ino = match inner.views.get(&(ds, view)) {
                         Some(i) => *i,
                         None => {
-                            // One sidecar per dataset: as many names as the dataset.
+                            // One inode per view of a dataset: as many names
+                            // as the dataset.
                             let i = inner.add(Node {
-                                kind: NodeKind::Sidecar { dataset: ds },
+                                kind: NodeKind::View { dataset: ds, view },
                                 path: dataset.path.clone(),
                                 links: dataset.links,
                                 mtime: dataset.mtime,
                                 file: dataset.key.0,
                                 addr: dataset.key.1,
                             });
-                            inner.sidecars.insert(ds, i);
+                            inner.views.insert((ds, view), i);
                             i
                         }
                     };
@@ -374,22 +381,25 @@ mod tests {
         let tree = Tree::new((1, 0), 1, 0);
         let a = found(100, ObjectKind::Dataset, "/a");
         let b = found(100, ObjectKind::Dataset, "/b");
-        let (plan, _) = names::plan_entries(vec![
-            (
-                b"a".to_vec(),
-                Target::Object {
-                    id: a,
-                    is_dataset: true,
-                },
-            ),
-            (
-                b"b".to_vec(),
-                Target::Object {
-                    id: b,
-                    is_dataset: true,
-                },
-            ),
-        ]);
+        let (plan, _) = names::plan_entries(
+            vec![
+                (
+                    b"a".to_vec(),
+                    Target::Object {
+                        id: a,
+                        is_dataset: true,
+                    },
+                ),
+                (
+                    b"b".to_vec(),
+                    Target::Object {
+                        id: b,
+                        is_dataset: true,
+                    },
+                ),
+            ],
+            &[View::Sidecar],
+        );
         let l = tree.insert_listing(ROOT, plan);
         assert_eq!(l.entries.len(), 4);
         assert_eq!(l.get(b"a").unwrap().ino, l.get(b"b").unwrap().ino);
@@ -425,10 +435,10 @@ mod tests {
     fn first_listing_wins() {
         let tree = Tree::new((1, 0), 1, 0);
         let l1 = tree.insert_listing(ROOT, vec![]);
-        let (plan, _) = names::plan_entries(vec![(
-            b"x".to_vec(),
-            Target::<Found>::Symlink(b"y".to_vec()),
-        )]);
+        let (plan, _) = names::plan_entries(
+            vec![(b"x".to_vec(), Target::<Found>::Symlink(b"y".to_vec()))],
+            &[View::Sidecar],
+        );
         let l2 = tree.insert_listing(ROOT, plan);
         assert!(Arc::ptr_eq(&l1, &l2));
     }

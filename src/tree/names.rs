@@ -23,11 +23,41 @@ pub enum Target<T> {
     Symlink(Vec<u8>),
 }
 
+/// A file shown beside a dataset `NAME`, computed from it, named `NAME`
+/// plus its suffix. (The seam for header views: `.npy`, `.hdr`, ...)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    /// `NAME.json`: the dataset's description.
+    Sidecar,
+}
+
+impl View {
+    pub fn suffix(self) -> &'static [u8] {
+        match self {
+            View::Sidecar => SIDECAR_SUFFIX,
+        }
+    }
+
+    /// The name of this view of the dataset named `dataset`.
+    pub fn name(self, dataset: &[u8]) -> Vec<u8> {
+        let mut n = dataset.to_vec();
+        n.extend_from_slice(self.suffix());
+        n
+    }
+}
+
 /// One planned directory entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Planned<T> {
-    Entry { name: Vec<u8>, target: Target<T> },
-    Sidecar { name: Vec<u8>, dataset: T },
+    Entry {
+        name: Vec<u8>,
+        target: Target<T>,
+    },
+    View {
+        name: Vec<u8>,
+        dataset: T,
+        view: View,
+    },
 }
 
 pub fn name_ok(name: &[u8]) -> bool {
@@ -53,44 +83,47 @@ pub fn split_suffix(name: &[u8]) -> Option<(Suffix, &[u8])> {
     }
 }
 
-pub fn sidecar_name(dataset: &[u8]) -> Vec<u8> {
-    let mut n = dataset.to_vec();
-    n.extend_from_slice(SIDECAR_SUFFIX);
-    n
-}
-
-/// Plan a group's entries from its links (name, target), in link order.
-/// Returns the plan and the names left out.
-pub fn plan_entries<T: Clone>(links: Vec<(Vec<u8>, Target<T>)>) -> (Vec<Planned<T>>, Vec<Vec<u8>>) {
+/// Plan a group's entries from its links (name, target), in link order,
+/// each dataset followed by its `views`. A real member wins over a view of
+/// the same name. Returns the plan and the names left out.
+pub fn plan_entries<T: Clone>(
+    links: Vec<(Vec<u8>, Target<T>)>,
+    views: &[View],
+) -> (Vec<Planned<T>>, Vec<Vec<u8>>) {
     let real: HashSet<Vec<u8>> = links.iter().map(|(n, _)| n.clone()).collect();
-    let mut out = Vec::with_capacity(links.len() * 2);
+    let mut out = Vec::with_capacity(links.len() * (1 + views.len()));
     let mut skipped = Vec::new();
     for (name, target) in links {
         if !name_ok(&name) {
             skipped.push(name);
             continue;
         }
-        let sidecar = match &target {
+        let shown: Vec<Planned<T>> = match &target {
             Target::Object {
                 id,
                 is_dataset: true,
-            } => {
-                let s = sidecar_name(&name);
-                if real.contains(&s) {
-                    None
-                } else if !name_ok(&s) {
-                    skipped.push(s);
-                    None
-                } else {
-                    Some((s, id.clone()))
-                }
-            }
-            _ => None,
+            } => views
+                .iter()
+                .filter_map(|view| {
+                    let n = view.name(&name);
+                    if real.contains(&n) {
+                        None
+                    } else if !name_ok(&n) {
+                        skipped.push(n);
+                        None
+                    } else {
+                        Some(Planned::View {
+                            name: n,
+                            dataset: id.clone(),
+                            view: *view,
+                        })
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
         };
         out.push(Planned::Entry { name, target });
-        if let Some((name, dataset)) = sidecar {
-            out.push(Planned::Sidecar { name, dataset });
-        }
+        out.extend(shown);
     }
     (out, skipped)
 }
@@ -148,11 +181,14 @@ mod tests {
 
     #[test]
     fn datasets_get_sidecars_right_after_them() {
-        let (plan, skipped) = plan_entries(vec![
-            (b"g".to_vec(), obj(1, false)),
-            (b"d".to_vec(), obj(2, true)),
-            (b"l".to_vec(), Target::Symlink(b"d".to_vec())),
-        ]);
+        let (plan, skipped) = plan_entries(
+            vec![
+                (b"g".to_vec(), obj(1, false)),
+                (b"d".to_vec(), obj(2, true)),
+                (b"l".to_vec(), Target::Symlink(b"d".to_vec())),
+            ],
+            &[View::Sidecar],
+        );
         assert!(skipped.is_empty());
         assert_eq!(
             plan,
@@ -165,9 +201,10 @@ mod tests {
                     name: b"d".to_vec(),
                     target: obj(2, true)
                 },
-                Planned::Sidecar {
+                Planned::View {
                     name: b"d.json".to_vec(),
-                    dataset: 2
+                    dataset: 2,
+                    view: View::Sidecar
                 },
                 Planned::Entry {
                     name: b"l".to_vec(),
@@ -179,14 +216,17 @@ mod tests {
 
     #[test]
     fn a_real_member_wins_over_a_sidecar() {
-        let (plan, _) = plan_entries(vec![
-            (b"foo".to_vec(), obj(1, true)),
-            (b"foo.json".to_vec(), obj(2, true)),
-        ]);
+        let (plan, _) = plan_entries(
+            vec![
+                (b"foo".to_vec(), obj(1, true)),
+                (b"foo.json".to_vec(), obj(2, true)),
+            ],
+            &[View::Sidecar],
+        );
         let names: Vec<&[u8]> = plan
             .iter()
             .map(|p| match p {
-                Planned::Entry { name, .. } | Planned::Sidecar { name, .. } => name.as_slice(),
+                Planned::Entry { name, .. } | Planned::View { name, .. } => name.as_slice(),
             })
             .collect();
         assert_eq!(names, vec![&b"foo"[..], b"foo.json", b"foo.json.json"]);
@@ -197,13 +237,19 @@ mod tests {
     fn unrepresentable_names_are_left_out() {
         let long = vec![b'x'; 256];
         let almost = vec![b'y'; 252];
-        let (plan, skipped) = plan_entries(vec![
-            (b".".to_vec(), obj(1, false)),
-            (long.clone(), obj(2, true)),
-            (almost.clone(), obj(3, true)),
-        ]);
+        let (plan, skipped) = plan_entries(
+            vec![
+                (b".".to_vec(), obj(1, false)),
+                (long.clone(), obj(2, true)),
+                (almost.clone(), obj(3, true)),
+            ],
+            &[View::Sidecar],
+        );
         assert_eq!(plan.len(), 1);
-        assert_eq!(skipped, vec![b".".to_vec(), long, sidecar_name(&almost)]);
+        assert_eq!(
+            skipped,
+            vec![b".".to_vec(), long, View::Sidecar.name(&almost)]
+        );
     }
 
     #[test]
