@@ -227,3 +227,30 @@ fn a_crash_inside_libhdf5_costs_one_request() {
     assert!(fs.getattr(d.ino).is_ok());
     assert!(fs.readdir(fs.root()).is_ok());
 }
+
+#[test]
+fn chunks_too_large_for_a_worker_are_refused_at_once() {
+    let t = TempDir::new("core-bigchunk");
+    let file = t.path().join("big.h5");
+    // 80 MiB chunks (compressed to almost nothing): over a quarter of 256 MiB.
+    make_h5(
+        &file,
+        "d = f.create_dataset('big', shape=(80 << 20,), chunks=(80 << 20,), dtype='u1', compression='gzip')\n\
+         d[:4] = [1, 2, 3, 4]",
+    );
+    let mut opts = options(false);
+    opts.workers.memory = 256 << 20;
+    let fs = Arc::new(Fs::new(&file, opts).unwrap());
+    let d = fs.lookup(fs.root(), b"big").unwrap();
+    assert_eq!(d.size, 80 << 20, "stat still works");
+    let fh = fs.open(d.ino, OpenMode::default()).unwrap();
+    match fs.read(fh, 0, 4) {
+        Err(Error::Io(msg)) => assert!(msg.contains("a quarter of hdf5_memory"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+    // With room for it, the same read works.
+    let fs = open(&file, false);
+    let d = fs.lookup(fs.root(), b"big").unwrap();
+    let fh = fs.open(d.ino, OpenMode::default()).unwrap();
+    assert_eq!(fs.read(fh, 0, 4).unwrap(), [1, 2, 3, 4]);
+}

@@ -46,6 +46,7 @@ impl Fs {
             return Ok(());
         }
         let mut ds = self.dataset(ino, node)?;
+        self.chunks_fit(node, &ds.meta)?;
         if Representation::of(&ds.meta.ty) != Representation::Raw {
             return Err(Error::Invalid("not a raw dataset".into()));
         }

@@ -252,6 +252,7 @@ impl Fs {
                         ds.meta.npoints()
                     )));
                 }
+                self.chunks_fit(node, &ds.meta)?;
                 let values = self
                     .h5(node)
                     .read_values(&ds.loc)
@@ -356,8 +357,33 @@ impl Fs {
         Ok(bytes[start..end].to_vec())
     }
 
+    /// Refuse data requests on a dataset whose chunks are too large for a
+    /// worker: libhdf5 holds a chunk several times over (the chunk, a
+    /// filter's output) to read or write any part of it, and a damaged
+    /// layout can claim chunks just under the worker's memory limit, which
+    /// libhdf5 would fill before failing, every time it is asked.
+    pub(super) fn chunks_fit(&self, node: &Node, meta: &DatasetMeta) -> Result<()> {
+        let Some(chunk) = &meta.chunks else {
+            return Ok(());
+        };
+        let bytes = chunk
+            .iter()
+            .try_fold(meta.ty.size() as u64, |n, d| n.checked_mul(*d))
+            .unwrap_or(u64::MAX);
+        let most = self.opts.workers.memory / 4;
+        if bytes > most {
+            return Err(Error::Io(format!(
+                "{}: chunks of {bytes} bytes are more than a libhdf5 worker may hold for one ({} MiB, a quarter of hdf5_memory); mount with a larger hdf5_memory to read it",
+                show(&node.path),
+                most >> 20
+            )));
+        }
+        Ok(())
+    }
+
     /// The bytes of a raw dataset: directly where its plan allows, else by libhdf5.
     fn read_raw(&self, node: &Node, ds: &OpenDataset, offset: u64, size: u32) -> Result<Vec<u8>> {
+        self.chunks_fit(node, &ds.meta)?;
         let itemsize = ds.meta.ty.size() as u64;
         let Some(span) = byte_range_to_elements(offset, size as u64, itemsize, ds.meta.npoints())
         else {

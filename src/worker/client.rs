@@ -9,7 +9,9 @@
 //! fresh one (the crash may have come from an earlier request's damage);
 //! a read that crashed twice or hung is remembered and answered at once
 //! with the same error afterwards, so a bad object costs one timeout, not
-//! one per `ls`. Changes are never retried.
+//! one per `ls`; after a read of a dataset's data hangs, every read of that
+//! dataset's data is refused so (the kernel retries a failed read in
+//! smaller pieces). Changes are never retried.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -144,8 +146,15 @@ impl Workers {
         } else {
             postcard::to_allocvec(req).ok()
         };
-        if let Some(k) = &key {
-            if lock(&self.poisoned).contains(k) {
+        // A dataset whose data once hung a worker: every read of its data.
+        let data_key = req.data_of().and_then(|loc| {
+            let mut k = b"data:".to_vec();
+            k.extend(postcard::to_allocvec(loc).ok()?);
+            Some(k)
+        });
+        {
+            let p = lock(&self.poisoned);
+            if key.iter().chain(&data_key).any(|k| p.contains(k)) {
                 return Err(H5Error::new(
                     ErrorKind::Crashed,
                     format!(
@@ -178,10 +187,11 @@ impl Workers {
                     let timed_out = matches!(f, Failure::Timeout);
                     let e = self.bury(proc, f, req);
                     if timed_out || attempt == attempts {
-                        if let Some(k) = key {
-                            let mut p = lock(&self.poisoned);
+                        let remember = key.iter().chain(data_key.iter().filter(|_| timed_out));
+                        let mut p = lock(&self.poisoned);
+                        for k in remember {
                             if p.len() < MAX_POISONED {
-                                p.insert(k);
+                                p.insert(k.clone());
                             }
                         }
                         return Err(e);

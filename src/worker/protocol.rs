@@ -178,6 +178,16 @@ impl Request {
         )
     }
 
+    /// The dataset whose data the request reads, if it reads data.
+    pub fn data_of(&self) -> Option<&Loc> {
+        match self {
+            Request::ReadElements { loc, .. }
+            | Request::ReadValues { loc }
+            | Request::ReadChunks { loc, .. } => Some(loc),
+            _ => None,
+        }
+    }
+
     /// What the request does, for log lines ("reading attribute units").
     pub fn doing(&self) -> String {
         let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
