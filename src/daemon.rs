@@ -231,7 +231,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
                 "{f}: locked by another process (is it open for writing elsewhere?): {}",
                 e.msg
             ),
-            _ if e.msg.contains("already open for write") => format!(
+            ErrorKind::MarkedOpen => format!(
                 "{f}: marked as open for writing (left so by a program that stopped without \
                  closing it; if nothing has it open, `h5clear -s {f}` clears the mark): {}",
                 e.msg

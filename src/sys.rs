@@ -155,19 +155,151 @@ pub fn wait_signal(set: &StopSignals) -> Option<i32> {
 
 /// The descriptor number a worker finds its socket at.
 pub const WORKER_FD: i32 = 3;
+/// The descriptor number a worker finds its shared memory at.
+pub const WORKER_SHM_FD: i32 = 4;
 
-/// Start `cmd` (a worker) with `socket` as its descriptor [`WORKER_FD`],
-/// its address space limited to `memory` bytes (a libhdf5 allocation beyond
-/// that fails inside the worker, not on the machine), and no signal blocked.
-pub fn spawn_worker(cmd: &mut Command, socket: &UnixStream, memory: u64) -> std::io::Result<Child> {
-    let fd = socket.as_raw_fd();
+/// Memory shared by the daemon and one worker (a memfd mapped by both), for
+/// the payloads of their messages: a read's bytes cross without passing
+/// through a socket. One side writes, then sends a message on the socket;
+/// the other reads after receiving it.
+pub struct SharedMemory {
+    ptr: *mut u8,
+    len: usize,
+    fd: std::os::fd::OwnedFd,
+}
+
+// The mapping is owned by this value; callers take turns through the socket.
+unsafe impl Send for SharedMemory {}
+
+impl SharedMemory {
+    /// A new shared region of `len` bytes (daemon side).
+    pub fn new(len: usize) -> std::io::Result<SharedMemory> {
+        // SAFETY: memfd_create with a NUL-terminated name; the descriptor is
+        // owned at once.
+        let fd = unsafe { libc::memfd_create(c"h5fs-worker".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a descriptor just created and owned by nobody else.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        File::from(fd.try_clone()?).set_len(len as u64)?;
+        Self::map(fd, len)
+    }
+
+    /// The region the daemon shared at descriptor `fd` (worker side).
+    pub fn adopt(fd: i32) -> std::io::Result<SharedMemory> {
+        // SAFETY: the daemon passed this descriptor (a memfd) for us to own.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let len = File::from(fd.try_clone()?).metadata()?.len() as usize;
+        Self::map(fd, len)
+    }
+
+    fn map(fd: std::os::fd::OwnedFd, len: usize) -> std::io::Result<SharedMemory> {
+        // SAFETY: a shared read-write mapping of a memfd of `len` bytes.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len.max(1),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(SharedMemory {
+            ptr: ptr.cast(),
+            len,
+            fd,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The region, to write a payload into in place.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the mapping is `len` bytes and lives as long as `self`; the
+        // other side does not touch it until told to on the socket.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
+    /// Put `data` at the start of the region; false if it does not fit.
+    pub fn put(&mut self, data: &[u8]) -> bool {
+        if data.len() > self.len {
+            return false;
+        }
+        // SAFETY: `data.len()` bytes fit in the mapping; the other side does
+        // not touch it until told to on the socket.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr, data.len()) };
+        true
+    }
+
+    /// A copy of the first `len` bytes of the region (None past its end).
+    pub fn take(&self, len: usize) -> Option<Vec<u8>> {
+        if len > self.len {
+            return None;
+        }
+        let mut out = Vec::with_capacity(len);
+        // SAFETY: `len` bytes of the mapping, written by the other side
+        // before it sent the message that tells us to read them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr, out.as_mut_ptr(), len);
+            out.set_len(len);
+        }
+        Some(out)
+    }
+
+    fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl Drop for SharedMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping this value owns.
+        unsafe {
+            libc::munmap(self.ptr.cast(), self.len.max(1));
+        }
+    }
+}
+
+/// Start `cmd` (a worker) with `socket` as its descriptor [`WORKER_FD`] and
+/// `shm` as [`WORKER_SHM_FD`], its address space limited to `memory` bytes
+/// (a libhdf5 allocation beyond that fails inside the worker, not on the
+/// machine), and no signal blocked.
+pub fn spawn_worker(
+    cmd: &mut Command,
+    socket: &UnixStream,
+    shm: &SharedMemory,
+    memory: u64,
+) -> std::io::Result<Child> {
+    let fds = [
+        (socket.as_raw_fd(), WORKER_FD),
+        (shm.raw_fd(), WORKER_SHM_FD),
+    ];
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            if fd == WORKER_FD {
-                libc::fcntl(fd, libc::F_SETFD, 0);
-            } else if libc::dup2(fd, WORKER_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
+            // Out of the way first, so the second dup2 cannot clobber the first.
+            let mut high = [0i32; 2];
+            for (i, (fd, _)) in fds.iter().enumerate() {
+                high[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 10);
+                if high[i] < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (i, (_, to)) in fds.iter().enumerate() {
+                if libc::dup2(high[i], *to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             let limit = libc::rlimit {
                 rlim_cur: memory,

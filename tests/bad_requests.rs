@@ -11,40 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn errno_of<T>(r: std::io::Result<T>) -> i32 {
-    match r {
-        Ok(_) => 0,
-        Err(e) => e.raw_os_error().unwrap_or(-1),
-    }
-}
-
-/// Create `path`, write `bytes`, close: the errno of the first call that
-/// fails (0 if none). Staged files report their refusal from close().
-fn write_close(path: &Path, bytes: &[u8]) -> i32 {
-    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-    let last = || std::io::Error::last_os_error().raw_os_error().unwrap_or(-1);
-    // SAFETY: plain syscalls on a descriptor owned here.
-    unsafe {
-        let fd = libc::open(
-            c.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
-            0o644,
-        );
-        if fd < 0 {
-            return last();
-        }
-        if libc::write(fd, bytes.as_ptr().cast(), bytes.len()) != bytes.len() as isize {
-            let e = last();
-            libc::close(fd);
-            return e;
-        }
-        if libc::close(fd) != 0 {
-            return last();
-        }
-    }
-    0
-}
-
 /// A version 1.0 `.npy` header with this dict text, then `data`.
 fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
     let mut out = b"\x93NUMPY\x01\x00".to_vec();

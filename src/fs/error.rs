@@ -121,7 +121,8 @@ pub(super) fn io(path: &[u8], e: H5Error) -> Error {
 /// A failed dataset read as EIO, naming a missing filter if that is why.
 pub(super) fn read_error(path: &[u8], meta: &DatasetMeta, e: H5Error) -> Error {
     let missing = meta.missing_filters();
-    if missing.is_empty() || matches!(e.kind, ErrorKind::Crashed | ErrorKind::TimedOut) {
+    let contained = matches!(e.kind, ErrorKind::Crashed | ErrorKind::TimedOut);
+    if contained || (e.kind != ErrorKind::MissingFilter && missing.is_empty()) {
         return io(path, e);
     }
     let names: Vec<String> = missing
@@ -134,10 +135,14 @@ pub(super) fn read_error(path: &[u8], meta: &DatasetMeta, e: H5Error) -> Error {
             }
         })
         .collect();
+    let which = if names.is_empty() {
+        "a filter".to_string()
+    } else {
+        format!("filter {}", names.join(", "))
+    };
     Error::Io(format!(
-        "{}: needs filter {} which is not available (install the plugin and set HDF5_PLUGIN_PATH)",
-        show(path),
-        names.join(", ")
+        "{}: needs {which} which is not available (install the plugin and set HDF5_PLUGIN_PATH)",
+        show(path)
     ))
 }
 

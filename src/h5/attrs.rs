@@ -118,69 +118,65 @@ impl H5File {
     }
 }
 
-unsafe fn attr_names(obj: hid_t, path: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let mut raw = H5O_info1_t::default();
-    check(
-        &format!("{}: cannot count attributes", show(path)),
-        H5Oget_info2(obj, &mut raw, H5O_INFO_NUM_ATTRS),
-    )?;
-    let n = raw.num_attrs;
-    let mut order_flags: c_uint = 0;
+/// The index attributes are listed by, as h5py lists them: creation order
+/// where the object tracks it, else name order.
+pub(super) unsafe fn attr_index(obj: hid_t) -> H5_index_t {
     let ocpl = match H5Iget_type(obj) {
         H5I_type_t::H5I_GROUP => H5Gget_create_plist(obj),
         H5I_type_t::H5I_DATASET => H5Dget_create_plist(obj),
         H5I_type_t::H5I_DATATYPE => H5Tget_create_plist(obj),
         _ => -1,
     };
-    let index = if ocpl >= 0 {
-        H5Pget_attr_creation_order(ocpl, &mut order_flags);
-        let _own = Hid::new("H5Oget_create_plist", ocpl);
-        if order_flags & H5P_CRT_ORDER_TRACKED != 0 {
-            H5_index_t::H5_INDEX_CRT_ORDER
-        } else {
-            H5_index_t::H5_INDEX_NAME
-        }
+    let Ok(ocpl) = Hid::new("H5Oget_create_plist", ocpl) else {
+        return H5_index_t::H5_INDEX_NAME;
+    };
+    let mut flags: c_uint = 0;
+    H5Pget_attr_creation_order(ocpl.id(), &mut flags);
+    if flags & H5P_CRT_ORDER_TRACKED != 0 {
+        H5_index_t::H5_INDEX_CRT_ORDER
     } else {
         H5_index_t::H5_INDEX_NAME
-    };
-    let mut names = Vec::with_capacity(n as usize);
-    for i in 0..n {
+    }
+}
+
+/// The name of attribute `i` in `index` order into `buf` (its length without
+/// the NUL; with an empty `buf`, only the length).
+unsafe fn name_by_idx(obj: hid_t, index: H5_index_t, i: hsize_t, buf: &mut [u8]) -> isize {
+    H5Aget_name_by_idx(
+        obj,
+        c".".as_ptr(),
+        index,
+        H5_iter_order_t::H5_ITER_INC,
+        i,
+        if buf.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            buf.as_mut_ptr().cast()
+        },
+        buf.len(),
+        H5P_DEFAULT,
+    )
+}
+
+unsafe fn attr_names(obj: hid_t, path: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut raw = H5O_info1_t::default();
+    check(
+        &format!("{}: cannot count attributes", show(path)),
+        H5Oget_info2(obj, &mut raw, H5O_INFO_NUM_ATTRS),
+    )?;
+    let index = attr_index(obj);
+    let mut names = Vec::with_capacity(raw.num_attrs.min(1 << 16) as usize);
+    for i in 0..raw.num_attrs {
         let mut idx = index;
-        let mut len = H5Aget_name_by_idx(
-            obj,
-            c".".as_ptr(),
-            idx,
-            H5_iter_order_t::H5_ITER_INC,
-            i,
-            std::ptr::null_mut(),
-            0,
-            H5P_DEFAULT,
-        );
+        let mut len = name_by_idx(obj, idx, i, &mut []);
+        // A damaged creation-order index: fall back to names.
         if len < 0 && idx == H5_index_t::H5_INDEX_CRT_ORDER {
             idx = H5_index_t::H5_INDEX_NAME;
-            len = H5Aget_name_by_idx(
-                obj,
-                c".".as_ptr(),
-                idx,
-                H5_iter_order_t::H5_ITER_INC,
-                i,
-                std::ptr::null_mut(),
-                0,
-                H5P_DEFAULT,
-            );
+            len = name_by_idx(obj, idx, i, &mut []);
         }
         let len = check(&format!("{}: cannot name attribute", show(path)), len)?;
         let mut buf = vec![0u8; len as usize + 1];
-        H5Aget_name_by_idx(
-            obj,
-            c".".as_ptr(),
-            idx,
-            H5_iter_order_t::H5_ITER_INC,
-            i,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            H5P_DEFAULT,
-        );
+        name_by_idx(obj, idx, i, &mut buf);
         buf.truncate(len as usize);
         names.push(buf);
     }

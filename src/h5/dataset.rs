@@ -15,8 +15,8 @@ use super::handle::{check, locked, Hid};
 use super::types::{describe, memory_type};
 use crate::model::hyperslab::element_range_to_blocks;
 use crate::model::{
-    ChunkData, DatasetInfo, DatasetMeta, DirectLayout, ErrorKind, Filter, H5Error, H5Path, Layout,
-    Loc, Result, Value,
+    DatasetInfo, DatasetMeta, DirectLayout, ErrorKind, Filter, H5Error, H5Path, Layout, Loc,
+    Result, Value,
 };
 
 extern "C" {
@@ -161,26 +161,37 @@ impl Dataset {
         Ok((space, shape))
     }
 
-    /// Read elements `[first, end)` in C order, as h5py's bytes.
-    pub fn read_elements(&self, first: u64, end: u64) -> Result<Vec<u8>> {
+    /// Bytes of elements `[first, end)` as far as the dataset has them.
+    pub fn elements_len(&self, first: u64, end: u64) -> Result<usize> {
+        let shape = locked(|| unsafe { self.current_shape() })?.1;
+        let total = shape
+            .as_deref()
+            .and_then(crate::model::hyperslab::element_count)
+            .unwrap_or(0);
+        Ok(end.min(total).saturating_sub(first) as usize * self.meta().ty.size())
+    }
+
+    /// Read elements `[first, end)` in C order, as h5py's bytes, into `buf`
+    /// (which holds [`Dataset::elements_len`] bytes).
+    pub fn read_elements_into(&self, first: u64, end: u64, buf: &mut [u8]) -> Result<()> {
         let mt = self.mem_type()?;
         locked(|| unsafe {
             let (fspace, shape) = self.current_shape()?;
             let Some(shape) = shape else {
-                return Ok(Vec::new());
+                return Ok(());
             };
             let total = crate::model::hyperslab::element_count(&shape).unwrap_or(0);
             let end = end.min(total);
             if first >= end {
-                return Ok(Vec::new());
+                return Ok(());
             }
-            let count = end - first;
-            let mut buf = vec![0u8; count as usize * self.meta().ty.size()];
-            select(&fspace, &shape, first, end)?;
-            let mspace = Hid::new(
-                "H5Screate_simple",
-                H5Screate_simple(1, &count, std::ptr::null()),
-            )?;
+            if buf.len() != (end - first) as usize * self.meta().ty.size() {
+                return Err(H5Error::new(
+                    ErrorKind::Other,
+                    "read buffer of the wrong size",
+                ));
+            }
+            let mspace = select(&fspace, &shape, first, end)?;
             check(
                 &format!("{}: read failed", show(&self.path)),
                 H5Dread(
@@ -192,8 +203,15 @@ impl Dataset {
                     buf.as_mut_ptr().cast(),
                 ),
             )?;
-            Ok(buf)
+            Ok(())
         })
+    }
+
+    /// Read elements `[first, end)` in C order, as h5py's bytes.
+    pub fn read_elements(&self, first: u64, end: u64) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; self.elements_len(first, end)?];
+        self.read_elements_into(first, end, &mut buf)?;
+        Ok(buf)
     }
 
     /// Decode every element (for text views of variable-length data).
@@ -228,42 +246,44 @@ impl Dataset {
         })
     }
 
-    /// The chunks at chunk-grid coordinates `grids`, as stored (for the
-    /// direct read path to decode), or read through libhdf5 where a chunk
-    /// cannot be located (never written: libhdf5 gives its fill value; a
-    /// damaged index: libhdf5's error). `file_len` bounds stored sizes.
-    pub fn read_chunks(&self, grids: &[Vec<u64>], file_len: u64) -> Result<Vec<ChunkData>> {
-        let Some(chunk) = self.meta().chunks.clone() else {
-            return Err(H5Error::new(
+    /// Where chunk-grid position `grid` starts, in elements.
+    pub fn chunk_offset(&self, grid: &[u64]) -> Result<Vec<u64>> {
+        match &self.meta().chunks {
+            Some(chunk) if chunk.len() == grid.len() => Ok(grid
+                .iter()
+                .zip(chunk)
+                .map(|(g, c)| g.saturating_mul(*c))
+                .collect()),
+            _ => Err(H5Error::new(
                 ErrorKind::Other,
-                format!("{}: not chunked", show(&self.path)),
-            ));
-        };
-        grids
-            .iter()
-            .map(|grid| {
-                if grid.len() != chunk.len() {
-                    return Err(H5Error::new(ErrorKind::Other, "chunk rank differs"));
-                }
-                let offset: Vec<u64> = grid
-                    .iter()
-                    .zip(&chunk)
-                    .map(|(g, c)| g.saturating_mul(*c))
-                    .collect();
-                locked(|| unsafe { self.read_chunk(&offset, &chunk, file_len) })
-            })
-            .collect()
+                format!("{}: not chunked as asked", show(&self.path)),
+            )),
+        }
     }
 
-    unsafe fn read_chunk(&self, offset: &[u64], chunk: &[u64], file_len: u64) -> Result<ChunkData> {
+    /// Bytes of one whole chunk, decoded.
+    pub fn chunk_bytes(&self) -> usize {
+        let elems = self
+            .meta()
+            .chunks
+            .as_deref()
+            .and_then(crate::model::hyperslab::element_count)
+            .unwrap_or(0);
+        elems as usize * self.meta().ty.size()
+    }
+
+    /// The stored size of the chunk at `offset`, if libhdf5 can locate it
+    /// (None: never written, or a damaged index: read it with
+    /// [`Dataset::read_chunk_decoded`], which gives libhdf5's fill or error).
+    /// A size beyond `file_len` (damaged) is an error, before any allocation.
+    pub fn chunk_stored_len(&self, offset: &[u64], file_len: u64) -> Result<Option<usize>> {
         let mut size: hsize_t = 0;
-        if H5Dget_chunk_storage_size(self.obj.id(), offset.as_ptr(), &mut size) < 0 {
-            // Never written, or not locatable: let libhdf5 decide.
-            return self
-                .read_chunk_region(offset, chunk)
-                .map(ChunkData::Decoded);
+        if locked(|| unsafe {
+            H5Dget_chunk_storage_size(self.obj.id(), offset.as_ptr(), &mut size)
+        }) < 0
+        {
+            return Ok(None);
         }
-        // A damaged index must not make us allocate beyond the file.
         if size > file_len {
             return Err(H5Error::new(
                 ErrorKind::Other,
@@ -273,77 +293,92 @@ impl Dataset {
                 ),
             ));
         }
-        let mut bytes = vec![0u8; size as usize];
-        let mut filter_mask: u32 = 0;
-        check(
-            &format!("{}: cannot read chunk at {offset:?}", show(&self.path)),
-            H5Dread_chunk(
-                self.obj.id(),
-                H5P_DEFAULT,
-                offset.as_ptr(),
-                &mut filter_mask,
-                bytes.as_mut_ptr().cast(),
-            ),
-        )?;
-        Ok(ChunkData::Stored { filter_mask, bytes })
+        Ok(Some(size as usize))
     }
 
-    /// The chunk at `offset` through H5Dread, in the chunk's full shape
-    /// (elements past the dataset's extent are left zero).
-    unsafe fn read_chunk_region(&self, offset: &[u64], chunk: &[u64]) -> Result<Vec<u8>> {
+    /// The chunk at `offset` as stored, into `buf` (of its stored length);
+    /// returns its filter mask.
+    pub fn read_chunk_stored(&self, offset: &[u64], buf: &mut [u8]) -> Result<u32> {
+        let mut filter_mask: u32 = 0;
+        locked(|| unsafe {
+            check(
+                &format!("{}: cannot read chunk at {offset:?}", show(&self.path)),
+                H5Dread_chunk(
+                    self.obj.id(),
+                    H5P_DEFAULT,
+                    offset.as_ptr(),
+                    &mut filter_mask,
+                    buf.as_mut_ptr().cast(),
+                ),
+            )
+        })?;
+        Ok(filter_mask)
+    }
+
+    /// The chunk at `offset` through H5Dread into `buf` (of
+    /// [`Dataset::chunk_bytes`]), in the chunk's full shape; elements past
+    /// the dataset's extent are left as they were.
+    pub fn read_chunk_decoded(&self, offset: &[u64], buf: &mut [u8]) -> Result<()> {
         let mt = self.mem_type()?;
-        let (fspace, shape) = self.current_shape()?;
-        let shape = shape.unwrap_or_default();
-        let count: Vec<u64> = offset
-            .iter()
-            .zip(chunk)
-            .zip(&shape)
-            .map(|((o, c), s)| (*c).min(s.saturating_sub(*o)))
-            .collect();
-        let elems = crate::model::hyperslab::element_count(chunk).unwrap_or(0);
-        let mut buf = vec![0u8; elems as usize * self.meta().ty.size()];
-        if count.contains(&0) {
-            return Ok(buf);
+        let chunk = self.meta().chunks.clone().unwrap_or_default();
+        if buf.len() != self.chunk_bytes() {
+            return Err(H5Error::new(
+                ErrorKind::Other,
+                "chunk buffer of the wrong size",
+            ));
         }
-        check(
-            "H5Sselect_hyperslab",
-            H5Sselect_hyperslab(
-                fspace.id(),
-                H5S_seloper_t::H5S_SELECT_SET,
-                offset.as_ptr(),
-                std::ptr::null(),
-                count.as_ptr(),
-                std::ptr::null(),
-            ),
-        )?;
-        let mspace = Hid::new(
-            "H5Screate_simple",
-            H5Screate_simple(chunk.len() as i32, chunk.as_ptr(), std::ptr::null()),
-        )?;
-        let zero = vec![0u64; chunk.len()];
-        check(
-            "H5Sselect_hyperslab",
-            H5Sselect_hyperslab(
-                mspace.id(),
-                H5S_seloper_t::H5S_SELECT_SET,
-                zero.as_ptr(),
-                std::ptr::null(),
-                count.as_ptr(),
-                std::ptr::null(),
-            ),
-        )?;
-        check(
-            &format!("{}: read failed", show(&self.path)),
-            H5Dread(
-                self.obj.id(),
-                mt.id(),
-                mspace.id(),
-                fspace.id(),
-                H5P_DEFAULT,
-                buf.as_mut_ptr().cast(),
-            ),
-        )?;
-        Ok(buf)
+        locked(|| unsafe {
+            let (fspace, shape) = self.current_shape()?;
+            let shape = shape.unwrap_or_default();
+            let count: Vec<u64> = offset
+                .iter()
+                .zip(&chunk)
+                .zip(&shape)
+                .map(|((o, c), s)| (*c).min(s.saturating_sub(*o)))
+                .collect();
+            if count.contains(&0) || count.len() != chunk.len() {
+                return Ok(());
+            }
+            check(
+                "H5Sselect_hyperslab",
+                H5Sselect_hyperslab(
+                    fspace.id(),
+                    H5S_seloper_t::H5S_SELECT_SET,
+                    offset.as_ptr(),
+                    std::ptr::null(),
+                    count.as_ptr(),
+                    std::ptr::null(),
+                ),
+            )?;
+            let mspace = Hid::new(
+                "H5Screate_simple",
+                H5Screate_simple(chunk.len() as i32, chunk.as_ptr(), std::ptr::null()),
+            )?;
+            let zero = vec![0u64; chunk.len()];
+            check(
+                "H5Sselect_hyperslab",
+                H5Sselect_hyperslab(
+                    mspace.id(),
+                    H5S_seloper_t::H5S_SELECT_SET,
+                    zero.as_ptr(),
+                    std::ptr::null(),
+                    count.as_ptr(),
+                    std::ptr::null(),
+                ),
+            )?;
+            check(
+                &format!("{}: read failed", show(&self.path)),
+                H5Dread(
+                    self.obj.id(),
+                    mt.id(),
+                    mspace.id(),
+                    fspace.id(),
+                    H5P_DEFAULT,
+                    buf.as_mut_ptr().cast(),
+                ),
+            )?;
+            Ok(())
+        })
     }
 
     /// Write elements `[first, first + n)` in C order from h5py-layout bytes.
@@ -362,11 +397,7 @@ impl Dataset {
                     format!("{}: has no elements", show(&self.path)),
                 ));
             };
-            select(&fspace, &shape, first, first + n)?;
-            let mspace = Hid::new(
-                "H5Screate_simple",
-                H5Screate_simple(1, &n, std::ptr::null()),
-            )?;
+            let mspace = select(&fspace, &shape, first, first + n)?;
             check(
                 &format!("{}: write failed", show(&self.path)),
                 H5Dwrite(
@@ -423,11 +454,17 @@ impl Dataset {
     }
 }
 
-/// Select the C-order element range `[first, end)` of `space` (of `shape`).
-unsafe fn select(space: &Hid, shape: &[u64], first: u64, end: u64) -> Result<()> {
+/// Select the C-order element range `[first, end)` of `space` (of `shape`);
+/// the memory space of as many elements, one after another.
+unsafe fn select(space: &Hid, shape: &[u64], first: u64, end: u64) -> Result<Hid> {
+    let count = end.saturating_sub(first);
+    let memory = Hid::new(
+        "H5Screate_simple",
+        H5Screate_simple(1, &count, std::ptr::null()),
+    )?;
     if shape.is_empty() {
         check("H5Sselect_all", H5Sselect_all(space.id()))?;
-        return Ok(());
+        return Ok(memory);
     }
     check("H5Sselect_none", H5Sselect_none(space.id()))?;
     for b in element_range_to_blocks(shape, first, end) {
@@ -443,7 +480,7 @@ unsafe fn select(space: &Hid, shape: &[u64], first: u64, end: u64) -> Result<()>
             ),
         )?;
     }
-    Ok(())
+    Ok(memory)
 }
 
 /// How the dataset's bytes can be read directly, if its storage allows.

@@ -3,7 +3,7 @@
 //! from one object to another, and the swap that puts a finished
 //! replacement in place of the old object in one step.
 
-use hdf5_sys::h5::{hsize_t, H5_index_t, H5_iter_order_t};
+use hdf5_sys::h5::{hsize_t, H5_iter_order_t};
 use hdf5_sys::h5a::*;
 use hdf5_sys::h5d::*;
 use hdf5_sys::h5i::hid_t;
@@ -13,6 +13,7 @@ use hdf5_sys::h5p::*;
 use hdf5_sys::h5s::*;
 use hdf5_sys::h5t::{H5T_class_t, H5Tdetect_class, H5Tget_size};
 
+use super::attrs::attr_index;
 use super::file::{c_path, show, H5File};
 use super::handle::{check, locked, Hid};
 use crate::model::{ErrorKind, H5Error, Loc, Result};
@@ -122,7 +123,7 @@ impl H5File {
     }
 }
 
-/// Copy the attributes of dataset `src` to `dst` (caller holds the lock). Values are
+/// Copy the attributes of `src` to `dst` (caller holds the lock). Values are
 /// read and written in the attribute's own file type, so they are copied
 /// exactly, variable-length data and references included.
 unsafe fn copy_attrs(src: hid_t, dst: hid_t, path: &[u8]) -> Result<()> {
@@ -133,17 +134,7 @@ unsafe fn copy_attrs(src: hid_t, dst: hid_t, path: &[u8]) -> Result<()> {
         H5Oget_info2(src, &mut info, H5O_INFO_NUM_ATTRS),
     )?;
     // Creation order where tracked, so the copy lists them alike.
-    let ocpl = H5Dget_create_plist(src);
-    let mut flags: std::os::raw::c_uint = 0;
-    if ocpl >= 0 {
-        H5Pget_attr_creation_order(ocpl, &mut flags);
-        let _own = Hid::new("H5Dget_create_plist", ocpl);
-    }
-    let index = if flags & H5P_CRT_ORDER_TRACKED != 0 {
-        H5_index_t::H5_INDEX_CRT_ORDER
-    } else {
-        H5_index_t::H5_INDEX_NAME
-    };
+    let index = attr_index(src);
     for i in 0..info.num_attrs {
         let attr = Hid::new(
             &what("cannot open an attribute"),

@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use log::warn;
 
-use super::protocol::{read_frame, write_frame, Reply, Request, Response};
+use super::protocol::{read_frame, write_frame, Payload, Reply, Request, Response};
 use crate::model::{ErrorKind, FileFacts, H5Error, Result};
+use crate::sys::SharedMemory;
 
 /// How workers are run.
 #[derive(Debug, Clone)]
@@ -45,6 +46,10 @@ pub struct WorkerConfig {
     pub stderr: Option<std::sync::Arc<std::fs::File>>,
 }
 
+/// Memory shared with each worker for payloads: a read request (1 MiB at
+/// most), a chunk, a piece of a copy (8 MiB); larger ones go by the socket.
+const SHARED_BYTES: usize = 16 << 20;
+
 /// Remembered requests that crashed or hung a worker; past this many the
 /// oldest are not remembered (a damaged file costs more timeouts then).
 const MAX_POISONED: usize = 10_000;
@@ -52,6 +57,8 @@ const MAX_POISONED: usize = 10_000;
 struct Proc {
     child: Child,
     stream: UnixStream,
+    /// Memory shared with the worker, for payloads.
+    shm: SharedMemory,
     /// Whether the file is open in this worker.
     opened: bool,
 }
@@ -245,10 +252,13 @@ impl Workers {
         if let Some(f) = &self.cfg.stderr {
             cmd.stderr(f.try_clone().map_err(fail)?);
         }
-        let child = crate::sys::spawn_worker(&mut cmd, &theirs, self.cfg.memory).map_err(fail)?;
+        let shm = SharedMemory::new(SHARED_BYTES).map_err(fail)?;
+        let child =
+            crate::sys::spawn_worker(&mut cmd, &theirs, &shm, self.cfg.memory).map_err(fail)?;
         Ok(Proc {
             child,
             stream: ours,
+            shm,
             opened: false,
         })
     }
@@ -338,8 +348,8 @@ fn exchange(
             Failure::Lost(e)
         }
     };
-    write_frame(&mut io, req, payload).map_err(lost)?;
-    match read_frame::<Response>(&mut io).map_err(lost)? {
+    write_frame(&mut io, req, Payload::Bytes(payload), Some(&mut proc.shm)).map_err(lost)?;
+    match read_frame::<Response>(&mut io, Some(&proc.shm)).map_err(lost)? {
         Some(answer) => Ok(answer),
         None => Err(Failure::Lost(std::io::ErrorKind::UnexpectedEof.into())),
     }

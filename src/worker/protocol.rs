@@ -1,14 +1,19 @@
 //! What the daemon asks a worker, and what the worker answers.
 //!
-//! Each message is a frame: a 4-byte header length H and an 8-byte payload
-//! length P (both little-endian), then H bytes of header (a [`Request`] or a
-//! [`Response`], postcard-encoded), then P bytes of raw payload (data written
-//! or read, carried outside the header so it is not encoded byte by byte).
+//! Each message is a frame: a 4-byte header length H, an 8-byte payload
+//! length P (both little-endian) and a byte saying where the payload is,
+//! then H bytes of header (a [`Request`] or a [`Response`], postcard-encoded)
+//! and, unless the payload is in the memory the two sides share, P bytes of
+//! raw payload. Payloads (data written or read) are carried outside the
+//! header so they are not encoded byte by byte, and through shared memory
+//! where they fit, so a read's bytes are copied, not pushed through a socket.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use crate::sys::SharedMemory;
 
 use crate::model::{
     AttrData, CreateSpec, DatasetInfo, ElementData, FileFacts, H5Error, Link, Loc, ObjectInfo,
@@ -297,19 +302,39 @@ pub enum Reply {
 
 pub type Response = Result<Reply, H5Error>;
 
+/// A frame's payload as the writer has it.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    /// These bytes (sent through the shared memory if they fit).
+    Bytes(&'a [u8]),
+    /// The first this many bytes of the shared memory, written there already.
+    Shared(usize),
+}
+
 /// Write one frame.
 pub fn write_frame<T: Serialize>(
     out: &mut impl Write,
     header: &T,
-    payload: &[u8],
+    payload: Payload,
+    shm: Option<&mut SharedMemory>,
 ) -> std::io::Result<()> {
     let head = postcard::to_allocvec(header).map_err(std::io::Error::other)?;
-    let mut prefix = [0u8; 12];
+    let (len, shared, bytes) = match payload {
+        Payload::Shared(n) => (n, true, &[][..]),
+        Payload::Bytes(b) => {
+            let shared = !b.is_empty() && shm.is_some_and(|m| m.put(b));
+            (b.len(), shared, b)
+        }
+    };
+    let mut prefix = [0u8; 13];
     prefix[..4].copy_from_slice(&(head.len() as u32).to_le_bytes());
-    prefix[4..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    prefix[4..12].copy_from_slice(&(len as u64).to_le_bytes());
+    prefix[12] = shared as u8;
     out.write_all(&prefix)?;
     out.write_all(&head)?;
-    out.write_all(payload)?;
+    if !shared {
+        out.write_all(bytes)?;
+    }
     out.flush()
 }
 
@@ -317,8 +342,9 @@ pub fn write_frame<T: Serialize>(
 /// Lengths are checked against the limits before anything is allocated.
 pub fn read_frame<T: for<'de> Deserialize<'de>>(
     input: &mut impl Read,
+    shm: Option<&SharedMemory>,
 ) -> std::io::Result<Option<(T, Vec<u8>)>> {
-    let mut prefix = [0u8; 12];
+    let mut prefix = [0u8; 13];
     let mut got = 0;
     while got < prefix.len() {
         match input.read(&mut prefix[got..]) {
@@ -331,23 +357,31 @@ pub fn read_frame<T: for<'de> Deserialize<'de>>(
     }
     let head_len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
     let mut p = [0u8; 8];
-    p.copy_from_slice(&prefix[4..]);
+    p.copy_from_slice(&prefix[4..12]);
     let payload_len = u64::from_le_bytes(p);
+    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
     if head_len > MAX_HEADER || payload_len > MAX_PAYLOAD {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame of {head_len} + {payload_len} bytes is over the limit"),
-        ));
+        return Err(invalid(format!(
+            "frame of {head_len} + {payload_len} bytes is over the limit"
+        )));
     }
     let mut head = vec![0u8; head_len];
     input.read_exact(&mut head)?;
-    let header = postcard::from_bytes(&head)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    let mut payload = Vec::new();
-    input.take(payload_len).read_to_end(&mut payload)?;
-    if payload.len() as u64 != payload_len {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
-    }
+    let header = postcard::from_bytes(&head).map_err(|e| invalid(e.to_string()))?;
+    let payload = match prefix[12] {
+        0 => {
+            let mut payload = Vec::new();
+            input.take(payload_len).read_to_end(&mut payload)?;
+            if payload.len() as u64 != payload_len {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            payload
+        }
+        1 => shm
+            .and_then(|m| m.take(payload_len as usize))
+            .ok_or_else(|| invalid(format!("{payload_len} bytes past the shared memory")))?,
+        other => return Err(invalid(format!("payload place {other}"))),
+    };
     Ok(Some((header, payload)))
 }
 
@@ -366,7 +400,7 @@ mod tests {
             },
             first: 7,
         };
-        write_frame(&mut buf, &req, b"payload").unwrap();
+        write_frame(&mut buf, &req, Payload::Bytes(b"payload"), None).unwrap();
         let reply: Response = Ok(Reply::Listing(vec![(
             Link {
                 name: b"x".to_vec(),
@@ -374,12 +408,12 @@ mod tests {
             },
             Some(Err(H5Error::new(ErrorKind::NotFound, "gone"))),
         )]));
-        write_frame(&mut buf, &reply, &[]).unwrap();
+        write_frame(&mut buf, &reply, Payload::Bytes(&[]), None).unwrap();
         let mut r = &buf[..];
-        let (back, payload): (Request, Vec<u8>) = read_frame(&mut r).unwrap().unwrap();
+        let (back, payload): (Request, Vec<u8>) = read_frame(&mut r, None).unwrap().unwrap();
         assert!(matches!(back, Request::WriteElements { first: 7, .. }));
         assert_eq!(payload, b"payload");
-        let (back, payload): (Response, Vec<u8>) = read_frame(&mut r).unwrap().unwrap();
+        let (back, payload): (Response, Vec<u8>) = read_frame(&mut r, None).unwrap().unwrap();
         assert!(payload.is_empty());
         match back {
             Ok(Reply::Listing(l)) => {
@@ -388,7 +422,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(read_frame::<Request>(&mut r).unwrap().is_none());
+        assert!(read_frame::<Request>(&mut r, None).unwrap().is_none());
     }
 
     #[test]
@@ -402,8 +436,14 @@ mod tests {
             Value::Float(f64::NAN),
         ]);
         let mut buf = Vec::new();
-        write_frame(&mut buf, &Reply::Values(vec![v.clone()]), &[]).unwrap();
-        let (back, _): (Reply, Vec<u8>) = read_frame(&mut &buf[..]).unwrap().unwrap();
+        write_frame(
+            &mut buf,
+            &Reply::Values(vec![v.clone()]),
+            Payload::Bytes(&[]),
+            None,
+        )
+        .unwrap();
+        let (back, _): (Reply, Vec<u8>) = read_frame(&mut &buf[..], None).unwrap().unwrap();
         let Reply::Values(back) = back else {
             panic!("not values")
         };
@@ -413,16 +453,57 @@ mod tests {
 
     #[test]
     fn oversized_and_cut_frames_are_errors() {
-        let mut prefix = [0u8; 12];
+        let mut prefix = [0u8; 13];
         prefix[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-        let e = read_frame::<Request>(&mut &prefix[..]).unwrap_err();
+        let e = read_frame::<Request>(&mut &prefix[..], None).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
         let mut buf = Vec::new();
-        write_frame(&mut buf, &Request::Sync, b"abc").unwrap();
+        write_frame(&mut buf, &Request::Sync, Payload::Bytes(b"abc"), None).unwrap();
         buf.pop();
-        let e = read_frame::<Request>(&mut &buf[..]).unwrap_err();
+        let e = read_frame::<Request>(&mut &buf[..], None).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
-        let garbage = [1u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff];
-        assert!(read_frame::<Request>(&mut &garbage[..]).is_err());
+        let garbage = [1u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff];
+        assert!(read_frame::<Request>(&mut &garbage[..], None).is_err());
+        // A payload said to be in shared memory that is not there.
+        let mut no_shm = Vec::new();
+        let mut shm = SharedMemory::new(16).unwrap();
+        write_frame(
+            &mut no_shm,
+            &Request::Sync,
+            Payload::Bytes(b"abc"),
+            Some(&mut shm),
+        )
+        .unwrap();
+        assert!(read_frame::<Request>(&mut &no_shm[..], None).is_err());
+    }
+
+    #[test]
+    fn payloads_go_through_shared_memory_where_they_fit() {
+        let mut shm = SharedMemory::new(8).unwrap();
+        let mut buf = Vec::new();
+        write_frame(
+            &mut buf,
+            &Request::Sync,
+            Payload::Bytes(b"12345678"),
+            Some(&mut shm),
+        )
+        .unwrap();
+        assert_eq!(
+            buf.len(),
+            13 + postcard::to_allocvec(&Request::Sync).unwrap().len()
+        );
+        let (_, p): (Request, Vec<u8>) = read_frame(&mut &buf[..], Some(&shm)).unwrap().unwrap();
+        assert_eq!(p, b"12345678");
+        // Too large for it: through the socket.
+        let mut buf = Vec::new();
+        write_frame(
+            &mut buf,
+            &Request::Sync,
+            Payload::Bytes(b"123456789"),
+            Some(&mut shm),
+        )
+        .unwrap();
+        let (_, p): (Request, Vec<u8>) = read_frame(&mut &buf[..], Some(&shm)).unwrap().unwrap();
+        assert_eq!(p, b"123456789");
     }
 }

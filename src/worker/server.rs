@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 
-use super::protocol::{read_frame, write_frame, ChunkHead, Reply, Request, Response};
+use super::protocol::{read_frame, write_frame, ChunkHead, Payload, Reply, Request, Response};
 use crate::h5::{Dataset, H5File};
-use crate::model::{ChunkData, ErrorKind, H5Error, Loc, Result};
+use crate::model::{ErrorKind, H5Error, Loc, Result};
+use crate::sys::SharedMemory;
 
 /// How long a worker whose daemon ended may go on finishing its request
 /// and closing the file.
@@ -44,7 +45,14 @@ pub fn run(fd: i32) -> i32 {
     if watch.is_err() {
         return 1;
     }
-    match serve(crate::sys::worker_socket(fd)) {
+    let shm = match SharedMemory::adopt(crate::sys::WORKER_SHM_FD) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("h5fs worker: shared memory: {e}");
+            return 1;
+        }
+    };
+    match serve(crate::sys::worker_socket(fd), shm) {
         Ok(()) => 0,
         // The daemon closed its end mid-answer: it is stopping or gave up.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
@@ -55,20 +63,28 @@ pub fn run(fd: i32) -> i32 {
     }
 }
 
-/// Serve requests on `stream` until the daemon closes it.
-pub fn serve(mut stream: UnixStream) -> std::io::Result<()> {
+/// Serve requests on `stream` until the daemon closes it; payloads come and
+/// go through `shm` where they fit.
+pub fn serve(mut stream: UnixStream, mut shm: SharedMemory) -> std::io::Result<()> {
     let mut w = Worker {
         file: None,
         file_len: 0,
         datasets: HashMap::new(),
     };
-    while let Some((req, payload)) = read_frame::<Request>(&mut stream)? {
-        let mut out = Vec::new();
+    while let Some((req, payload)) = read_frame::<Request>(&mut stream, Some(&shm))? {
+        let mut out = Output {
+            shm: &mut shm,
+            used: 0,
+            spilled: None,
+        };
         let response: Response = w.handle(req, payload, &mut out);
-        if response.is_err() {
-            out.clear();
-        }
-        write_frame(&mut stream, &response, &out)?;
+        let Output { used, spilled, .. } = out;
+        let payload = match (&response, &spilled) {
+            (Err(_), _) => Payload::Bytes(&[]),
+            (Ok(_), Some(v)) => Payload::Bytes(v),
+            (Ok(_), None) => Payload::Shared(used),
+        };
+        write_frame(&mut stream, &response, payload, Some(&mut shm))?;
     }
     // Close datasets before the file, so the file closes completely.
     w.datasets.clear();
@@ -86,6 +102,33 @@ fn whole_elements(ds: &Dataset, at: u64, len: u64) -> Result<(u64, u64)> {
         ));
     }
     Ok((at / size, (at + len) / size))
+}
+
+/// A reply's payload, written straight into the shared memory while it
+/// fits, and into a vector from the first piece that does not.
+struct Output<'a> {
+    shm: &'a mut SharedMemory,
+    used: usize,
+    spilled: Option<Vec<u8>>,
+}
+
+impl Output<'_> {
+    /// The next `n` bytes of the payload, to fill.
+    fn next(&mut self, n: usize) -> &mut [u8] {
+        if self.spilled.is_none() && self.used + n <= self.shm.len() {
+            let start = self.used;
+            self.used += n;
+            return &mut self.shm.bytes_mut()[start..start + n];
+        }
+        let used = self.used;
+        let shm = &mut *self.shm;
+        let v = self
+            .spilled
+            .get_or_insert_with(|| shm.bytes_mut()[..used].to_vec());
+        let start = v.len();
+        v.resize(start + n, 0);
+        &mut v[start..]
+    }
 }
 
 fn no_file() -> H5Error {
@@ -109,7 +152,7 @@ impl Worker {
         self.datasets.get(loc).ok_or_else(no_file)
     }
 
-    fn handle(&mut self, req: Request, payload: Vec<u8>, out: &mut Vec<u8>) -> Response {
+    fn handle(&mut self, req: Request, payload: Vec<u8>, out: &mut Output) -> Response {
         // Names change meaning after a namespace change: reopen by location.
         if req.changes()
             && !matches!(
@@ -182,30 +225,29 @@ impl Worker {
                 )
             }
             Request::ReadElements { loc, first, end } => {
-                *out = self.dataset(&loc)?.read_elements(first, end)?;
+                let ds = self.dataset(&loc)?;
+                let n = ds.elements_len(first, end)?;
+                ds.read_elements_into(first, end, out.next(n))?;
                 Reply::Bytes
             }
             Request::ReadValues { loc } => Reply::Values(self.dataset(&loc)?.read_values()?),
             Request::ReadChunks { loc, grids } => {
                 let file_len = self.file_len;
-                let chunks = self.dataset(&loc)?.read_chunks(&grids, file_len)?;
-                let mut heads = Vec::with_capacity(chunks.len());
-                for c in chunks {
-                    match c {
-                        ChunkData::Stored { filter_mask, bytes } => {
-                            heads.push(ChunkHead::Stored {
-                                filter_mask,
-                                len: bytes.len() as u64,
-                            });
-                            out.extend_from_slice(&bytes);
+                let ds = self.dataset(&loc)?;
+                let mut heads = Vec::with_capacity(grids.len());
+                for grid in &grids {
+                    let offset = ds.chunk_offset(grid)?;
+                    heads.push(match ds.chunk_stored_len(&offset, file_len)? {
+                        Some(len) => ChunkHead::Stored {
+                            filter_mask: ds.read_chunk_stored(&offset, out.next(len))?,
+                            len: len as u64,
+                        },
+                        None => {
+                            let len = ds.chunk_bytes();
+                            ds.read_chunk_decoded(&offset, out.next(len))?;
+                            ChunkHead::Decoded { len: len as u64 }
                         }
-                        ChunkData::Decoded(bytes) => {
-                            heads.push(ChunkHead::Decoded {
-                                len: bytes.len() as u64,
-                            });
-                            out.extend_from_slice(&bytes);
-                        }
-                    }
+                    });
                 }
                 Reply::Chunks(heads)
             }

@@ -279,3 +279,38 @@ pub fn run(cmd: &str, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The errno of a failed call, 0 if it succeeded.
+pub fn errno_of<T>(r: std::io::Result<T>) -> i32 {
+    match r {
+        Ok(_) => 0,
+        Err(e) => e.raw_os_error().unwrap_or(-1),
+    }
+}
+
+/// open(path, O_WRONLY|O_CREAT|O_TRUNC), write `bytes`, close: the errno of
+/// the first failing call (0 if none). Shells ignore close() errors; this doesn't.
+pub fn write_close(path: &Path, bytes: &[u8]) -> i32 {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let last = || std::io::Error::last_os_error().raw_os_error().unwrap_or(-1);
+    // SAFETY: plain syscalls on a descriptor we own.
+    unsafe {
+        let fd = libc::open(
+            c.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+            0o644,
+        );
+        if fd < 0 {
+            return last();
+        }
+        if libc::write(fd, bytes.as_ptr().cast(), bytes.len()) != bytes.len() as isize {
+            let e = last();
+            libc::close(fd);
+            return e;
+        }
+        if libc::close(fd) != 0 {
+            return last();
+        }
+    }
+    0
+}
