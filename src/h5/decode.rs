@@ -15,6 +15,10 @@ use hdf5_sys::h5t::hvl_t;
 use super::handle::Hid;
 use crate::model::{decode_values, TypeDesc, Value};
 
+/// Most coordinates of a region reference's selection shown (a damaged
+/// selection can claim any number).
+const MAX_SELECTION: usize = 1 << 24;
+
 /// Decode `count` consecutive elements of type `ty` from `buf` (caller holds
 /// the lock; `loc` is any identifier in the file, for naming references).
 pub(super) fn decode_all(ty: &TypeDesc, buf: &[u8], count: usize, loc: hid_t) -> Vec<Value> {
@@ -41,7 +45,9 @@ fn variable(ty: &TypeDesc, b: &[u8], loc: hid_t) -> Value {
                 return Value::List(Vec::new());
             }
             let n = vl.len;
-            let bytes = n * base.size();
+            let Some(bytes) = n.checked_mul(base.size()) else {
+                return Value::Null;
+            };
             // SAFETY: libhdf5 allocated `len` elements of the base memory type at `p`.
             let data = unsafe { std::slice::from_raw_parts(vl.p as *const u8, bytes) };
             Value::List(decode_all(base, data, n, loc))
@@ -106,14 +112,20 @@ fn region_selection(loc: hid_t, b: &[u8]) -> serde_json::Value {
         match H5Sget_select_type(space.id()) {
             H5S_sel_type::H5S_SEL_POINTS => {
                 let n = H5Sget_select_elem_npoints(space.id()).max(0) as usize;
-                let mut coords = vec![0u64; n * rank];
+                let Some(len) = n.checked_mul(rank).filter(|l| *l <= MAX_SELECTION) else {
+                    return json!({ "points": "too many to show" });
+                };
+                let mut coords = vec![0u64; len];
                 H5Sget_select_elem_pointlist(space.id(), 0, n as u64, coords.as_mut_ptr());
                 let pts: Vec<&[u64]> = coords.chunks(rank.max(1)).collect();
                 json!({ "points": pts })
             }
             H5S_sel_type::H5S_SEL_HYPERSLABS => {
                 let n = H5Sget_select_hyper_nblocks(space.id()).max(0) as usize;
-                let mut coords = vec![0u64; n * rank * 2];
+                let Some(len) = n.checked_mul(rank * 2).filter(|l| *l <= MAX_SELECTION) else {
+                    return json!({ "blocks": "too many to show" });
+                };
+                let mut coords = vec![0u64; len];
                 H5Sget_select_hyper_blocklist(space.id(), 0, n as u64, coords.as_mut_ptr());
                 let blocks: Vec<serde_json::Value> = coords
                     .chunks(rank.max(1) * 2)
