@@ -551,8 +551,9 @@ fn direct_reads_give_h5pys_bytes_for_every_layout() {
     }
     let t = TempDir::new("fast");
     let file = t.path().join("fast.h5");
-    // A user block shifts every address; all layouts the direct path handles,
-    // with partial edge chunks and chunks never written.
+    // A user block shifts every address; all layouts the direct path handles
+    // (chunks of at least 64 KiB), with partial edge chunks and chunks never
+    // written, and small chunks, which libhdf5 reads.
     let out = python(&[
         "-c",
         &format!(
@@ -560,16 +561,24 @@ fn direct_reads_give_h5pys_bytes_for_every_layout() {
 rng = np.random.default_rng(3)
 with h5py.File({:?}, 'w', userblock_size=1024) as f:
     f['contig'] = rng.random(1000).astype('<f4')
-    f.create_dataset('chunked', data=rng.integers(0, 99, (37, 23)).astype('<i2'), chunks=(8, 5))
-    f.create_dataset('gzip', data=rng.random((37, 23)), chunks=(8, 5), compression='gzip', compression_opts=4)
-    f.create_dataset('shuffle_gzip', data=rng.integers(-9, 9, (9, 10, 11)).astype('>i8'), chunks=(4, 3, 5), shuffle=True, compression='gzip')
-    d = f.create_dataset('sparse', shape=(50, 40), dtype='<f8', chunks=(16, 16), fillvalue=3.5)
+    f.create_dataset('chunked', data=rng.integers(0, 99, (300, 200)).astype('<i2'), chunks=(256, 128))
+    f.create_dataset('gzip', data=rng.random((300, 200)), chunks=(96, 96), compression='gzip', compression_opts=4)
+    f.create_dataset('shuffle_gzip', data=rng.integers(-9, 9, (40, 50, 60)).astype('>i8'), chunks=(20, 25, 30), shuffle=True, compression='gzip')
+    d = f.create_dataset('sparse', shape=(250, 200), dtype='<f8', chunks=(96, 96), fillvalue=3.5)
     d[0:10, 0:10] = 1.0
-    d[40:50, 30:40] = 2.0
+    d[240:250, 130:200] = 2.0
     f.create_dataset('lzf', data=np.arange(500, dtype='<u4'), chunks=(64,), compression='lzf')
-    c = f.create_dataset('chunked_1d', shape=(1000,), dtype='>u4', chunks=(64,), fillvalue=7)
-    c[100:300] = np.arange(200)
-    c[900:] = 5",
+    c = f.create_dataset('chunked_1d', shape=(100000,), dtype='>u4', chunks=(16384,), fillvalue=7)
+    c[20000:40000] = np.arange(20000)
+    c[90000:] = 5
+    f.create_dataset('small_chunks', data=rng.integers(0, 99, (37, 23)).astype('<i2'), chunks=(8, 5))
+    # Fill time 'never': chunks never written read as zeros, not the fill value.
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_chunk((200, 82))
+    dcpl.set_fill_value(np.array(7, '<i4'))
+    dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+    h5py.h5d.create(f.id, b'fill_never', h5py.h5t.STD_I32LE, h5py.h5s.create_simple((300, 100)), dcpl)
+    f['fill_never'][0:150, 0:50] = 1",
             file.to_str().unwrap()
         ),
     ]);
@@ -594,8 +603,17 @@ fn check_every_layout(m: &Mount, file: &Path) {
         "shuffle_gzip",
         "sparse",
         "lzf",
+        "fill_never",
+        "small_chunks",
     ] {
-        let want = h5py_bytes(file, &format!("/{ds}"));
+        // Into a zeroed buffer: libhdf5 leaves chunks it skips untouched.
+        let want = read_h5(
+            file,
+            &format!(
+                "d = f['/{ds}']; a = np.zeros(d.shape, d.dtype); d.read_direct(a); \
+                 sys.stdout.buffer.write(a.tobytes())"
+            ),
+        );
         let p = m.path(ds);
         assert_eq!(std::fs::read(&p).unwrap(), want, "{ds}: whole file");
         // One reader going on sequentially with requests of changing sizes

@@ -6,13 +6,16 @@
 //! stored bytes:
 //! - contiguous storage: read at the dataset's offset from the file's
 //!   [`ByteSource`], with no libhdf5 call at all;
-//! - chunked storage whose filters h5fs can undo (deflate, shuffle) and
-//!   whose chunks are large enough to pay for it: each chunk is fetched as
-//!   stored from a libhdf5 worker (`H5Dread_chunk`, which finds it through
-//!   the chunk index), decoded here on all cores, and cached decoded.
+//! - chunked storage, unfiltered or through filters h5fs can undo (deflate,
+//!   shuffle), with chunks large enough to pay for it: in a dataset of few
+//!   enough chunk positions, each chunk's address is asked of a worker once
+//!   and kept, and the chunk read where it lies; in a larger one, filtered
+//!   chunks are fetched as stored from a worker (`H5Dread_chunk`).
+//!   Filtered chunks are decoded here on all cores and cached decoded.
 //!
-//! Everything else (conversions, other filters, unfiltered or small chunks,
-//! compact, virtual or external storage) is read by libhdf5 (`H5Dread`).
+//! Everything else (conversions, other filters, small chunks,
+//! unfiltered chunks of datasets with many chunks, compact, virtual or
+//! external storage) is read by libhdf5 (`H5Dread`).
 
 mod cache;
 mod filters;
@@ -20,5 +23,5 @@ mod read;
 mod source;
 
 pub use cache::ChunkCache;
-pub use read::{ChunkSource, Plan};
+pub use read::{ChunkSource, DirectIo, Plan};
 pub use source::{ByteSource, LocalFile};

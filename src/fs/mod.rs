@@ -104,6 +104,8 @@ struct MountedFile {
     /// Superblock version (from 3 on the file marks writers on disk).
     superblock: u32,
     size: u64,
+    /// Bytes before the HDF5 data (the user block).
+    base: u64,
     mtime: SystemTime,
     /// Identity of the root group.
     root_key: (u64, u64),
@@ -174,7 +176,7 @@ impl Fs {
             root,
             size,
             superblock,
-            ..
+            base,
         } = facts;
         let mtime = std::fs::metadata(path)
             .and_then(|m| m.modified())
@@ -201,6 +203,7 @@ impl Fs {
                 h5: Arc::new(h5),
                 superblock,
                 size,
+                base,
                 mtime,
                 root_key: (root.file, root.addr),
                 direct,

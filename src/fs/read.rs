@@ -8,11 +8,13 @@ use log::{error, warn};
 
 use super::error::{io, read_error, show};
 use super::{join, Attr, Error, Fs, Result, StatFs, GHOST_INO};
-use crate::direct::{ChunkSource, Plan};
+use crate::direct::{ChunkSource, DirectIo, Plan};
 use crate::encode::sidecar::{datatype_file, sidecar, AttrResult, Representation};
 use crate::encode::text::render;
 use crate::model::hyperslab::byte_range_to_elements;
-use crate::model::{ChunkData, DatasetMeta, ErrorKind, H5Error, LinkKind, Loc, ObjectKind};
+use crate::model::{
+    ChunkData, ChunkPlace, DatasetMeta, ErrorKind, H5Error, LinkKind, Loc, ObjectKind,
+};
 use crate::tree::names::{external_link_text, plan_entries, soft_link_text};
 use crate::tree::{DirEntry, EntryType, Found, Ino, Listing, Node, NodeKind, Target, View};
 use crate::worker::Workers;
@@ -57,6 +59,10 @@ impl ChunkSource for WorkerChunks {
         let mut v = self.workers.read_chunks(&self.loc, &[grid.to_vec()])?;
         v.pop()
             .ok_or_else(|| H5Error::new(ErrorKind::Other, "a libhdf5 worker sent no chunk"))
+    }
+
+    fn locate(&self, grids: &[Vec<u64>]) -> crate::model::Result<Vec<Option<ChunkPlace>>> {
+        self.workers.chunk_locations(&self.loc, grids)
     }
 }
 
@@ -190,7 +196,7 @@ impl Fs {
         let info = self.h5(node).dataset(&loc).map_err(|e| io(&node.path, e))?;
         // Direct reads know the mounted file only, not external ones.
         let plan = (self.file_of(node).direct.is_some() && node.file == 0)
-            .then(|| Plan::new(&info, &node.path))
+            .then(|| Plan::new(&info, &node.path, self.file_of(node).base))
             .flatten()
             .map(Arc::new);
         let ds = Arc::new(OpenDataset {
@@ -392,11 +398,15 @@ impl Fs {
         let file = self.file_of(node);
         let buf = match (&ds.plan, &file.direct) {
             (Some(plan), Some(source)) => {
-                let chunks: Arc<dyn ChunkSource> = Arc::new(WorkerChunks {
-                    workers: file.h5.clone(),
-                    loc: ds.loc.clone(),
+                let io = Arc::new(DirectIo {
+                    source: source.clone(),
+                    chunks: Arc::new(WorkerChunks {
+                        workers: file.h5.clone(),
+                        loc: ds.loc.clone(),
+                    }),
+                    cache: self.chunks.clone(),
                 });
-                plan.read(source, &chunks, &self.chunks, span.first, span.end)
+                plan.read(&io, span.first, span.end)
             }
             _ => file.h5.read_elements(&ds.loc, span.first, span.end),
         }

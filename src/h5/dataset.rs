@@ -15,8 +15,8 @@ use super::handle::{check, locked, Hid};
 use super::types::{describe, memory_type};
 use crate::model::hyperslab::element_range_to_blocks;
 use crate::model::{
-    DatasetInfo, DatasetMeta, DirectLayout, ErrorKind, Filter, H5Error, H5Path, Layout, Loc,
-    Result, Value,
+    ChunkPlace, DatasetInfo, DatasetMeta, DirectLayout, ErrorKind, Filter, H5Error, H5Path, Layout,
+    Loc, Result, Value,
 };
 
 extern "C" {
@@ -96,7 +96,7 @@ impl Dataset {
                 if H5Tequal(ftype.id(), mt.id()) > 0
                     && shape.as_ref().is_some_and(|s| !s.is_empty()) =>
             {
-                direct_layout(obj.id(), dcpl.id(), layout, &chunks, &filters)
+                direct_layout(obj.id(), dcpl.id(), mt.id(), layout, &chunks, &filters)
             }
             _ => None,
         };
@@ -296,6 +296,29 @@ impl Dataset {
         Ok(Some(size as usize))
     }
 
+    /// Where the chunk at `offset` is stored, None if never written.
+    /// libhdf5 1.10.8 finds it by walking the whole chunk index.
+    pub fn chunk_location(&self, offset: &[u64]) -> Result<Option<ChunkPlace>> {
+        let (mut mask, mut addr, mut size): (u32, u64, hsize_t) = (0, 0, 0);
+        locked(|| unsafe {
+            check(
+                &format!("{}: cannot locate chunk at {offset:?}", show(&self.path)),
+                H5Dget_chunk_info_by_coord(
+                    self.obj.id(),
+                    offset.as_ptr(),
+                    &mut mask,
+                    &mut addr,
+                    &mut size,
+                ),
+            )
+        })?;
+        Ok((addr != HADDR_UNDEF).then_some(ChunkPlace {
+            addr,
+            size,
+            filter_mask: mask,
+        }))
+    }
+
     /// The chunk at `offset` as stored, into `buf` (of its stored length);
     /// returns its filter mask.
     pub fn read_chunk_stored(&self, offset: &[u64], buf: &mut [u8]) -> Result<u32> {
@@ -487,6 +510,7 @@ unsafe fn select(space: &Hid, shape: &[u64], first: u64, end: u64) -> Result<Hid
 unsafe fn direct_layout(
     dset: hid_t,
     dcpl: hid_t,
+    mem_type: hid_t,
     layout: Layout,
     chunks: &Option<Vec<u64>>,
     filters: &[Filter],
@@ -499,9 +523,22 @@ unsafe fn direct_layout(
             let offset = H5Dget_offset(dset);
             (offset != HADDR_UNDEF).then_some(DirectLayout::Contiguous { offset })
         }
-        Layout::Chunked => Some(DirectLayout::Chunked {
-            chunk: chunks.clone()?,
-        }),
+        Layout::Chunked => {
+            // libhdf5 leaves chunks never written untouched in the read
+            // buffer (zeros, in h5fs) when the fill time is "never".
+            let mut fill = vec![0u8; hdf5_sys::h5t::H5Tget_size(mem_type)];
+            let mut when = H5D_fill_time_t::H5D_FILL_TIME_NEVER;
+            if H5Pget_fill_time(dcpl, &mut when) < 0
+                || when == H5D_fill_time_t::H5D_FILL_TIME_NEVER
+                || H5Pget_fill_value(dcpl, mem_type, fill.as_mut_ptr().cast()) < 0
+            {
+                fill.fill(0);
+            }
+            Some(DirectLayout::Chunked {
+                chunk: chunks.clone()?,
+                fill,
+            })
+        }
         _ => None,
     }
 }

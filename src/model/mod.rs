@@ -15,8 +15,8 @@ mod value;
 pub use create::{CreateSpec, ElementData};
 pub use error::{ErrorKind, H5Error, Result};
 pub use objects::{
-    filter_id, AttrData, ChunkData, DatasetInfo, DatasetMeta, DirectLayout, FileFacts, Filter,
-    H5Path, Layout, Link, LinkKind, Loc, ObjectInfo, ObjectKind,
+    filter_id, AttrData, ChunkData, ChunkPlace, DatasetInfo, DatasetMeta, DirectLayout, FileFacts,
+    Filter, H5Path, Layout, Link, LinkKind, Loc, ObjectInfo, ObjectKind,
 };
 pub use types::{
     check_int, int_from_bytes, numpy_tag_fits, ByteOrder, Field, StrPad, Tagged, TypeDesc,

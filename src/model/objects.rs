@@ -147,8 +147,9 @@ pub enum DirectLayout {
     /// Stored contiguously at this offset of the file (user block included),
     /// unfiltered.
     Contiguous { offset: u64 },
-    /// Stored in chunks of this shape, through the dataset's filters.
-    Chunked { chunk: Vec<u64> },
+    /// Stored in chunks of this shape, through the dataset's filters;
+    /// `fill` is one element of the fill value, for chunks never written.
+    Chunked { chunk: Vec<u64>, fill: Vec<u8> },
 }
 
 /// A dataset as the filesystem sees it: its description, and how its bytes
@@ -170,6 +171,16 @@ pub struct FileFacts {
     /// Superblock version: from 3 on, a file open for writing is marked so
     /// on disk until closed.
     pub superblock: u32,
+}
+
+/// Where a chunk is stored: its address (from the start of the HDF5 data,
+/// so after any user block), its stored size, and its filter mask (bit i set:
+/// filter i of the pipeline was not applied to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkPlace {
+    pub addr: u64,
+    pub size: u64,
+    pub filter_mask: u32,
 }
 
 /// One chunk of a dataset, as the direct read path gets it.

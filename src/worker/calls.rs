@@ -1,10 +1,10 @@
 //! Typed calls: one method per request, each unpacking its reply.
 
 use super::client::Workers;
-use super::protocol::{ChunkHead, ListedLink, Reply, Request};
+use super::protocol::{follows, ChunkHead, ListedLink, Reply, Request};
 use crate::model::{
-    AttrData, ChunkData, CreateSpec, DatasetInfo, ElementData, ErrorKind, H5Error, Link, Loc,
-    ObjectInfo, Result, TypeDesc, Value,
+    AttrData, ChunkData, ChunkPlace, CreateSpec, DatasetInfo, ElementData, ErrorKind, H5Error,
+    Link, Loc, ObjectInfo, Result, TypeDesc, Value,
 };
 
 fn unexpected(what: &str, reply: Reply) -> H5Error {
@@ -81,12 +81,7 @@ impl Workers {
         Ok(links
             .into_iter()
             .map(|link| {
-                let follow = match link.kind {
-                    crate::model::LinkKind::Hard | crate::model::LinkKind::External { .. } => true,
-                    crate::model::LinkKind::Soft(_) => follow_soft,
-                    crate::model::LinkKind::Other => false,
-                };
-                let info = follow.then(|| self.info_in(loc, &link.name));
+                let info = follows(&link.kind, follow_soft).then(|| self.info_in(loc, &link.name));
                 (link, info)
             })
             .collect())
@@ -199,6 +194,21 @@ impl Workers {
         }
         out.reverse();
         Ok(out)
+    }
+
+    pub fn chunk_locations(
+        &self,
+        loc: &Loc,
+        grids: &[Vec<u64>],
+    ) -> Result<Vec<Option<ChunkPlace>>> {
+        let req = Request::ChunkLocations {
+            loc: loc.clone(),
+            grids: grids.to_vec(),
+        };
+        match self.call(&req, &[])?.0 {
+            Reply::Locations(l) => Ok(l),
+            other => Err(unexpected("chunk locations", other)),
+        }
     }
 
     pub fn write_elements(&self, loc: &Loc, first: u64, bytes: &[u8]) -> Result<()> {

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::sys::SharedMemory;
 
 use crate::model::{
-    AttrData, CreateSpec, DatasetInfo, ElementData, FileFacts, H5Error, Link, Loc, ObjectInfo,
-    TypeDesc, Value,
+    AttrData, ChunkPlace, CreateSpec, DatasetInfo, ElementData, FileFacts, H5Error, Link, LinkKind,
+    Loc, ObjectInfo, TypeDesc, Value,
 };
 
 /// Largest header accepted (a listing of a million links fits).
@@ -80,6 +80,11 @@ pub enum Request {
         loc: Loc,
     },
     ReadChunks {
+        loc: Loc,
+        grids: Vec<Vec<u64>>,
+    },
+    /// Where chunks are stored, None for one never written.
+    ChunkLocations {
         loc: Loc,
         grids: Vec<Vec<u64>>,
     },
@@ -180,6 +185,7 @@ impl Request {
                 | Request::ReadElements { .. }
                 | Request::ReadValues { .. }
                 | Request::ReadChunks { .. }
+                | Request::ChunkLocations { .. }
         )
     }
 
@@ -188,7 +194,8 @@ impl Request {
         match self {
             Request::ReadElements { loc, .. }
             | Request::ReadValues { loc }
-            | Request::ReadChunks { loc, .. } => Some(loc),
+            | Request::ReadChunks { loc, .. }
+            | Request::ChunkLocations { loc, .. } => Some(loc),
             _ => None,
         }
     }
@@ -214,6 +221,7 @@ impl Request {
             }
             Request::ReadValues { .. } => "reading all values".into(),
             Request::ReadChunks { grids, .. } => format!("reading {} chunks", grids.len()),
+            Request::ChunkLocations { grids, .. } => format!("locating {} chunks", grids.len()),
             Request::WriteElements { first, .. } => format!("writing from element {first}"),
             Request::WriteAll { .. } => "writing all elements".into(),
             Request::SetExtent { dims, .. } => format!("resizing to {dims:?}"),
@@ -251,6 +259,7 @@ impl Request {
             | Request::ReadElements { loc, .. }
             | Request::ReadValues { loc }
             | Request::ReadChunks { loc, .. }
+            | Request::ChunkLocations { loc, .. }
             | Request::WriteElements { loc, .. }
             | Request::WriteAll { loc, .. }
             | Request::SetExtent { loc, .. }
@@ -279,6 +288,16 @@ pub enum ChunkHead {
     Decoded { len: u64 },
 }
 
+/// Whether a [`Request::Listing`] follows a link of this kind to its object:
+/// hard and external links always, soft links if asked.
+pub fn follows(kind: &LinkKind, follow_soft: bool) -> bool {
+    match kind {
+        LinkKind::Hard | LinkKind::External { .. } => true,
+        LinkKind::Soft(_) => follow_soft,
+        LinkKind::Other => false,
+    }
+}
+
 /// One link of a [`Reply::Listing`] with what it leads to, if it was followed.
 pub type ListedLink = (Link, Option<Result<ObjectInfo, H5Error>>);
 
@@ -298,6 +317,7 @@ pub enum Reply {
     Bytes,
     Values(Vec<Value>),
     Chunks(Vec<ChunkHead>),
+    Locations(Vec<Option<ChunkPlace>>),
 }
 
 pub type Response = Result<Reply, H5Error>;

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 
-use super::protocol::{read_frame, write_frame, ChunkHead, Payload, Reply, Request, Response};
+use super::protocol::{
+    follows, read_frame, write_frame, ChunkHead, Payload, Reply, Request, Response,
+};
 use crate::h5::{Dataset, H5File};
 use crate::model::{ErrorKind, H5Error, Loc, Result};
 use crate::sys::SharedMemory;
@@ -191,13 +193,8 @@ impl Worker {
                     links
                         .into_iter()
                         .map(|link| {
-                            let follow = match link.kind {
-                                crate::model::LinkKind::Hard
-                                | crate::model::LinkKind::External { .. } => true,
-                                crate::model::LinkKind::Soft(_) => follow_soft,
-                                crate::model::LinkKind::Other => false,
-                            };
-                            let info = follow.then(|| file.info_in(&loc, &link.name));
+                            let info = follows(&link.kind, follow_soft)
+                                .then(|| file.info_in(&loc, &link.name));
                             (link, info)
                         })
                         .collect(),
@@ -250,6 +247,14 @@ impl Worker {
                     });
                 }
                 Reply::Chunks(heads)
+            }
+            Request::ChunkLocations { loc, grids } => {
+                let ds = self.dataset(&loc)?;
+                let places = grids
+                    .iter()
+                    .map(|g| ds.chunk_location(&ds.chunk_offset(g)?))
+                    .collect::<Result<_>>()?;
+                Reply::Locations(places)
             }
             Request::WriteElements { loc, first } => {
                 self.dataset(&loc)?.write_elements(first, &payload)?;
