@@ -192,19 +192,32 @@ impl Dataset {
                 ));
             }
             let mspace = select(&fspace, &shape, first, end)?;
-            check(
-                &format!("{}: read failed", show(&self.path)),
-                H5Dread(
-                    self.obj.id(),
-                    mt.id(),
-                    mspace.id(),
-                    fspace.id(),
-                    H5P_DEFAULT,
-                    buf.as_mut_ptr().cast(),
-                ),
-            )?;
+            self.read_into(mt.id(), mspace.id(), fspace.id(), buf)?;
             Ok(())
         })
+    }
+
+    /// `H5Dread` of the selection `fspace` of the file into `mspace` of `buf`
+    /// (or the whole dataset, with `H5S_ALL`), in memory type `mt`.
+    unsafe fn read_into(
+        &self,
+        mt: hid_t,
+        mspace: hid_t,
+        fspace: hid_t,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        check(
+            &format!("{}: read failed", show(&self.path)),
+            H5Dread(
+                self.obj.id(),
+                mt,
+                mspace,
+                fspace,
+                H5P_DEFAULT,
+                buf.as_mut_ptr().cast(),
+            ),
+        )?;
+        Ok(())
     }
 
     /// Read elements `[first, end)` in C order, as h5py's bytes.
@@ -227,17 +240,7 @@ impl Dataset {
                 return Ok(Vec::new());
             }
             let mut buf = vec![0u8; n as usize * self.meta().ty.size()];
-            check(
-                &format!("{}: read failed", show(&self.path)),
-                H5Dread(
-                    self.obj.id(),
-                    mt.id(),
-                    H5S_ALL,
-                    H5S_ALL,
-                    H5P_DEFAULT,
-                    buf.as_mut_ptr().cast(),
-                ),
-            )?;
+            self.read_into(mt.id(), H5S_ALL, H5S_ALL, &mut buf)?;
             let values = decode_all(&self.meta().ty, &buf, n as usize, self.obj.id());
             if self.meta().ty.is_variable() {
                 H5Dvlen_reclaim(mt.id(), fspace.id(), H5P_DEFAULT, buf.as_mut_ptr().cast());
@@ -389,17 +392,7 @@ impl Dataset {
                     std::ptr::null(),
                 ),
             )?;
-            check(
-                &format!("{}: read failed", show(&self.path)),
-                H5Dread(
-                    self.obj.id(),
-                    mt.id(),
-                    mspace.id(),
-                    fspace.id(),
-                    H5P_DEFAULT,
-                    buf.as_mut_ptr().cast(),
-                ),
-            )?;
+            self.read_into(mt.id(), mspace.id(), fspace.id(), buf)?;
             Ok(())
         })
     }
