@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
+use crate::tree::names::{View, HEADER_VIEWS};
+
 #[derive(Parser, Debug)]
 #[command(
     name = "h5fs",
@@ -30,6 +32,8 @@ direct_io            reads bypass the page cache: faster first reads, no cached 
 hdf5_timeout=SECONDS longest one libhdf5 request may take (default 10, 60 with rw)\n  \
 hdf5_memory=MIB      memory limit of each libhdf5 worker process (default 1024)\n  \
 hdf5_workers=N       libhdf5 worker processes of a read-only mount (default: cores, 2 to 8)\n  \
+views=LIST           header files beside datasets, LIST of npy, envi, nrrd, mhd joined by ':'\n                       \
+(views=npy:envi), or all; may be given more than once\n  \
 Generic mount options (dev, nosuid, noatime, _netdev, ...) are accepted and ignored.\n\n\
 Environment: RUST_LOG sets the log level; HDF5_PLUGIN_PATH finds filter plugins."
 )]
@@ -71,6 +75,9 @@ pub struct MountOptions {
     pub hdf5_memory_mib: u32,
     /// Most libhdf5 workers of a read-only mount (`hdf5_workers=N`).
     pub hdf5_workers: Option<u32>,
+    /// Header views shown beside datasets (`views=npy:envi`, `views=all`),
+    /// in their listing order.
+    pub views: Vec<View>,
 }
 
 /// Default size of each libhdf5 worker's address space, in MiB.
@@ -121,6 +128,7 @@ impl Default for MountOptions {
             hdf5_timeout_secs: None,
             hdf5_memory_mib: DEFAULT_HDF5_MEMORY_MIB,
             hdf5_workers: None,
+            views: Vec::new(),
         }
     }
 }
@@ -202,6 +210,21 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
                 }
             }
             ("hdf5_workers", Some(v)) => o.hdf5_workers = Some(positive(key, v)?.min(64)),
+            ("views", Some(v)) => {
+                for name in v.split(':') {
+                    match (name, View::from_option(name)) {
+                        ("all", _) => o.views.extend(HEADER_VIEWS),
+                        (_, Some(view)) => o.views.push(view),
+                        _ => {
+                            return Err(format!(
+                                "unknown view '{name}' in views= (npy, envi, nrrd, mhd or all, joined by ':')"
+                            ))
+                        }
+                    }
+                }
+                o.views.sort();
+                o.views.dedup();
+            }
             // mount.fuse3 may pass these through; the mount table shows our own.
             ("fsname" | "subtype", Some(_)) => {}
             (k, None) if IGNORED.contains(&k) => {}
@@ -287,5 +310,22 @@ mod tests {
         assert!(parse(&["umask=1000"]).is_err());
         assert!(parse(&["allow_other,allow_root"]).is_err());
         assert!(parse(&["ro=1"]).is_err());
+    }
+
+    #[test]
+    fn views_fit_in_one_option_and_accumulate() {
+        assert!(parse(&["ro"]).unwrap().views.is_empty());
+        assert_eq!(
+            parse(&["ro,views=envi:npy"]).unwrap().views,
+            vec![View::Npy, View::Envi]
+        );
+        assert_eq!(
+            parse(&["views=mhd", "views=nrrd,views=mhd"]).unwrap().views,
+            vec![View::Nrrd, View::Mhd]
+        );
+        assert_eq!(parse(&["views=all"]).unwrap().views, HEADER_VIEWS.to_vec());
+        assert!(parse(&["views=npy:tiff"]).is_err());
+        assert!(parse(&["views="]).is_err());
+        assert!(parse(&["views=json"]).is_err());
     }
 }

@@ -216,7 +216,9 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
                     .hdf5_workers(std::thread::available_parallelism().map_or(2, |n| n.get())),
                 stderr: log.map(Arc::new),
             },
-            views: vec![View::Sidecar],
+            views: std::iter::once(View::Sidecar)
+                .chain(opts.views.iter().copied())
+                .collect(),
         },
     )
     .map_err(|e| {

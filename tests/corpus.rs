@@ -65,7 +65,12 @@ fn expected(name: &str) -> BTreeSet<String> {
 
 /// Mount every corpus file with `env`, check it with the oracle; return the
 /// unreadable datasets as "file:path" and all failures found.
-fn check_corpus(env: &[(&str, &str)]) -> (BTreeSet<String>, Vec<String>, usize) {
+/// With `views`, every file is mounted with `-o views=VIEWS` and its views
+/// are checked too.
+fn check_corpus(
+    env: &[(&str, &str)],
+    views: Option<&str>,
+) -> (BTreeSet<String>, Vec<String>, usize) {
     let mut eio = BTreeSet::new();
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -84,8 +89,22 @@ fn check_corpus(env: &[(&str, &str)]) -> (BTreeSet<String>, Vec<String>, usize) 
             continue;
         }
         checked += 1;
-        let m = Mount::with(&f, &[], env);
-        let report = oracle(&m, &f, env);
+        let (m, report) = match views {
+            None => {
+                let m = Mount::with(&f, &[], env);
+                let r = oracle(&m, &f, env);
+                (m, r)
+            }
+            Some(v) => {
+                let m = Mount::with(&f, &["-o", &format!("views={v}")], env);
+                let r = oracle_with(&m, &f, env, &["--views", v]);
+                let checked = views_check(&m, &f, v, env);
+                for mm in checked["mismatches"].as_array().into_iter().flatten() {
+                    failures.push(format!("{} (views): {}", rel(&f), mm));
+                }
+                (m, r)
+            }
+        };
         for mm in report["mismatches"].as_array().into_iter().flatten() {
             failures.push(format!("{}: {}", rel(&f), mm));
         }
@@ -115,8 +134,8 @@ fn check_corpus(env: &[(&str, &str)]) -> (BTreeSet<String>, Vec<String>, usize) 
     (eio, failures, checked)
 }
 
-fn assert_corpus(env: &[(&str, &str)], eio_list: &str) {
-    let (eio, failures, checked) = check_corpus(env);
+fn assert_corpus(env: &[(&str, &str)], eio_list: &str, views: Option<&str>) {
+    let (eio, failures, checked) = check_corpus(env, views);
     assert!(checked >= 130, "only {checked} corpus files checked");
     assert!(
         failures.is_empty(),
@@ -148,6 +167,7 @@ fn corpus_matches_h5py_without_filter_plugins() {
     assert_corpus(
         &[("HDF5_PLUGIN_PATH", &p)],
         "corpus-eio-without-plugins.txt",
+        None,
     );
 }
 
@@ -164,5 +184,10 @@ fn corpus_matches_h5py_with_filter_plugins() {
             out.trim().to_string()
         }
     };
-    assert_corpus(&[("HDF5_PLUGIN_PATH", &dir)], "corpus-eio-with-plugins.txt");
+    // With every header view: numpy, GDAL, pynrrd and SimpleITK read them.
+    assert_corpus(
+        &[("HDF5_PLUGIN_PATH", &dir)],
+        "corpus-eio-with-plugins.txt",
+        Some("all"),
+    );
 }

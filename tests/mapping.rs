@@ -41,10 +41,18 @@ fn fixtures_match_h5py() {
     }
     for name in ["types.h5", "links.h5", "ext.h5"] {
         let f = fixture(name);
-        let m = Mount::new(&f);
-        let report = oracle(&m, &f, &[]);
+        let m = Mount::with(&f, &["-o", "views=all"], &[]);
+        let report = oracle_with(&m, &f, &[], &["--views", "all"]);
         let mismatches = report["mismatches"].as_array().unwrap();
         assert!(mismatches.is_empty(), "{name}: {mismatches:#?}");
+        let views = views_check(&m, &f, "all", &[]);
+        let mismatches = views["mismatches"].as_array().unwrap();
+        assert!(mismatches.is_empty(), "{name} views: {mismatches:#?}");
+        if name == "types.h5" {
+            for (view, least) in [("npy", 70), ("envi", 40), ("nrrd", 50), ("mhd", 50)] {
+                assert!(views[view].as_u64().unwrap() >= least, "{views}");
+            }
+        }
         assert!(report["datasets"].as_u64().unwrap() > 5, "{name}: {report}");
         if name == "types.h5" {
             let eio: Vec<&str> = report["eio"]

@@ -9,14 +9,20 @@
 //! - [`sidecar`]: the `NAME.json` sidecar, shown and written;
 //! - [`xattr`]: attribute values and names as extended-attribute text;
 //! - [`text`]: text views of variable-length datasets;
-//! - [`npy`]: `.npy` headers.
+//! - [`npy`]: `.npy` headers, read and written (the `.npy` view);
+//! - [`raster`]: a numeric dataset as a raw raster, for the header views
+//!   [`envi`] (`.hdr`), [`nrrd`] (`.nhdr`) and [`mhd`] (`.mhd`).
 //!
 //! Nothing here does I/O or touches HDF5; every rule is unit-tested.
 
 pub mod bytes;
 pub mod dtype;
+pub mod envi;
 pub mod json;
+pub mod mhd;
 pub mod npy;
+pub mod nrrd;
+pub mod raster;
 pub mod sidecar;
 pub mod text;
 pub mod xattr;

@@ -19,11 +19,17 @@
 //! - a prefix of the stream that ends before the header does gives
 //!   [`NpyError::Incomplete`]; call again with more bytes.
 //!
-//! [`header_bytes`] writes a version 1.0 header, padded with spaces so the
-//! data starts at a multiple of 64 bytes. A header over 65535 bytes is written
-//! as version 2.0, and one with non-ASCII text (field names) as 3.0.
+//! [`header_bytes`] writes the header `np.save` (numpy 1.24 and later) writes:
+//! the dict with its keys in that order, 21 spaces less the digits of the
+//! first dimension (room to grow in place), then 1 to 64 spaces and `\n`, so
+//! that the data starts at a multiple of 64 bytes. Version 1.0, or 2.0 when
+//! the header is longer than 65535 bytes, or 3.0 when a field name is not
+//! latin-1. [`view_header`] is the header of a dataset's `.npy` view.
 
 use serde_json::{Map, Number, Value as Json};
+
+use super::dtype::{descr, flatten_array};
+use crate::model::{DatasetMeta, TypeDesc};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
@@ -356,23 +362,33 @@ impl PyParser {
     }
 }
 
-/// A Python string literal in single quotes, as `repr` writes it.
+/// A Python string literal as `repr` writes it: in single quotes, or double
+/// quotes when the text has a `'` and no `"`.
 fn py_str(s: &str, out: &mut String) {
-    out.push('\'');
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            // Not printable for Python: C0, DEL, C1, no-break space, soft hyphen.
+            c if (c as u32) < 0x20 || (0x7f..=0xa0).contains(&(c as u32)) || c == '\u{ad}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
             c => out.push(c),
         }
     }
-    out.push('\'');
+    out.push(quote);
 }
 
 /// A JSON value as a Python literal, arrays written as tuples.
@@ -427,7 +443,12 @@ fn py_descr(d: &Json, out: &mut String) {
     out.push(']');
 }
 
-/// A complete header (magic to newline) for a C-order array of `descr` and `shape`.
+/// Room numpy (1.24 on) leaves after the dict for the first dimension's
+/// number to grow in place.
+const GROWTH_AXIS_MAX_DIGITS: usize = 21;
+
+/// A complete header (magic to newline) for a C-order array of `descr` and
+/// `shape`, byte for byte what `np.save` writes.
 pub fn header_bytes(descr: &Json, shape: &[u64]) -> Vec<u8> {
     let mut dict = String::from("{'descr': ");
     py_descr(descr, &mut dict);
@@ -438,24 +459,60 @@ pub fn header_bytes(descr: &Json, shape: &[u64]) -> Vec<u8> {
         .collect();
     py_tuple(&Json::Array(dims), &mut dict);
     dict.push_str(", }");
-    let (major, len_bytes) = if !dict.is_ascii() {
-        (3u8, 4usize)
-    } else if dict.len() + 64 > usize::from(u16::MAX) {
-        (2, 4)
-    } else {
-        (1, 2)
+    if let Some(first) = shape.first() {
+        let digits = first.to_string().len();
+        dict.extend(std::iter::repeat_n(
+            ' ',
+            GROWTH_AXIS_MAX_DIGITS.saturating_sub(digits),
+        ));
+    }
+    // Latin-1 text is version 1.0 (2.0 when too long for a 16-bit length),
+    // anything else version 3.0 in UTF-8.
+    let latin1: Option<Vec<u8>> = dict.chars().map(|c| u8::try_from(c).ok()).collect();
+    let padded = |prefix: usize, text_len: usize| {
+        let hlen = text_len + 1;
+        hlen + 64 - (prefix + hlen) % 64
     };
-    // Pad so that the data starts on a 64-byte boundary; the last byte is '\n'.
-    let unpadded = MAGIC.len() + 2 + len_bytes + dict.len() + 1;
-    let header_len = dict.len() + 1 + (64 - unpadded % 64) % 64;
-    let mut out = Vec::with_capacity(MAGIC.len() + 2 + len_bytes + header_len);
+    let (major, text) = match latin1 {
+        Some(t) if padded(10, t.len()) <= usize::from(u16::MAX) => (1u8, t),
+        Some(t) => (2, t),
+        None => (3, dict.into_bytes()),
+    };
+    let len_bytes = if major == 1 { 2 } else { 4 };
+    let prefix = MAGIC.len() + 2 + len_bytes;
+    let header_len = padded(prefix, text.len());
+    let mut out = Vec::with_capacity(prefix + header_len);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[major, 0]);
     out.extend_from_slice(&(header_len as u32).to_le_bytes()[..len_bytes]);
-    out.extend_from_slice(dict.as_bytes());
-    out.resize(MAGIC.len() + 2 + len_bytes + header_len - 1, b' ');
+    out.extend_from_slice(&text);
+    out.resize(prefix + header_len - 1, b' ');
     out.push(b'\n');
     out
+}
+
+/// The header of dataset `meta`'s `.npy` view: the dtype and shape of h5py's
+/// `ds[()]` (an HDF5 array element type adds its dimensions to the shape).
+/// None when numpy cannot hold the type without objects, or for an empty
+/// (null) dataspace.
+pub fn view_header(meta: &DatasetMeta) -> Option<Vec<u8>> {
+    if meta.ty.unsupported().is_some() || meta.ty.is_variable() {
+        return None;
+    }
+    let mut shape = meta.shape.clone()?;
+    let elem = match &meta.ty {
+        TypeDesc::Array { base, dims } => {
+            let (base, dims) = flatten_array(base, dims);
+            shape.extend(dims.iter().map(|d| *d as u64));
+            base
+        }
+        other => other,
+    };
+    let d = descr(elem);
+    if d.is_null() || d.to_string().contains("|O") {
+        return None;
+    }
+    Some(header_bytes(&d, &shape))
 }
 
 #[cfg(test)]
@@ -588,8 +645,8 @@ mod tests {
         b.extend_from_slice(&(text.len() as u32).to_le_bytes());
         b.extend_from_slice(text.as_bytes());
         assert_eq!(parse_header(&b).unwrap().data_offset, b.len());
-        // Non-ASCII field names need version 3.0 (UTF-8).
-        let descr = json!([["é", "<f4"]]);
+        // Field names beyond latin-1 need version 3.0 (UTF-8).
+        let descr = json!([["α", "<f4"]]);
         let h3 = header_bytes(&descr, &[2]);
         assert_eq!(h3[6], 3);
         assert_eq!(parse_header(&h3).unwrap().descr, descr);
@@ -615,5 +672,63 @@ mod tests {
         }
         let text = String::from_utf8(header_bytes(&json!("<f8"), &[3])[10..].to_vec()).unwrap();
         assert!(text.starts_with("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }"));
+    }
+
+    /// Headers `np.save` wrote (numpy 1.24.2), byte for byte.
+    #[test]
+    fn headers_are_numpys() {
+        let pad = |text: &str, n: usize| format!("{text}{}\n", " ".repeat(n));
+        let mut want = b"\x93NUMPY\x01\x00v\x00".to_vec();
+        want.extend(
+            pad(
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }",
+                58,
+            )
+            .bytes(),
+        );
+        assert_eq!(header_bytes(&json!("<f8"), &[3, 4]), want);
+        let mut want = b"\x93NUMPY\x01\x00v\x00".to_vec();
+        want.extend(
+            pad(
+                "{'descr': '>i2', 'fortran_order': False, 'shape': (), }",
+                62,
+            )
+            .bytes(),
+        );
+        assert_eq!(header_bytes(&json!(">i2"), &[]), want);
+        let descr = json!([
+            ["", "|V2"],
+            ["x", "<u2"],
+            ["", "|V4"],
+            ["y", ">f4"],
+            ["", "|V4"]
+        ]);
+        let mut want = b"\x93NUMPY\x01\x00\xb6\x00".to_vec();
+        want.extend(pad("{'descr': [('', '|V2'), ('x', '<u2'), ('', '|V4'), ('y', '>f4'), ('', '|V4')], 'fortran_order': False, 'shape': (2,), }", 62).bytes());
+        assert_eq!(header_bytes(&descr, &[2]), want);
+        // A name with a quote is written in double quotes; a non-latin-1
+        // name makes it version 3.0 (UTF-8).
+        let descr = json!([["it's", "|u1"], ["α", "<f4"]]);
+        let mut want = b"\x93NUMPY\x03\x00t\x00\x00\x00".to_vec();
+        want.extend(pad("{'descr': [(\"it's\", '|u1'), ('α', '<f4')], 'fortran_order': False, 'shape': (1,), }", 31).bytes());
+        assert_eq!(header_bytes(&descr, &[1]), want);
+        // Already aligned: numpy still pads with 64 spaces.
+        assert_eq!(
+            header_bytes(&json!([["a".repeat(32), "|u1"]]), &[5]).len(),
+            192
+        );
+    }
+
+    #[test]
+    fn long_headers_are_version_2() {
+        let fields: Vec<Json> = (0..4000).map(|i| json!([format!("f{i}"), "<f4"])).collect();
+        let b = header_bytes(&Json::Array(fields), &[1]);
+        assert_eq!(b[6], 2);
+        assert_eq!(b.len() % 64, 0);
+        assert_eq!(parse_header(&b).unwrap().data_offset, b.len());
+        // Latin-1 text stays version 1.0, one byte per character.
+        let b = header_bytes(&json!([["température", "<f4"]]), &[1]);
+        assert_eq!(b[6], 1);
+        assert!(b.windows(2).any(|w| w == b"p\xe9"));
     }
 }

@@ -30,7 +30,7 @@ use crate::encode::sidecar::{parse_sidecar_spec, Compression, Representation, Si
 use crate::encode::text::{parse_text_view, TextFormat};
 use crate::model::{filter_id, CreateSpec, DatasetMeta, Loc, TypeDesc};
 use crate::tree::names::{split_suffix, Suffix};
-use crate::tree::{Ino, Node, NodeKind, View};
+use crate::tree::{Ino, Node, NodeKind};
 
 /// Chunk size aimed at for new growable datasets.
 const CHUNK_TARGET: u64 = 1 << 20;
@@ -41,7 +41,7 @@ const COPY_PIECE: u64 = 8 << 20;
 /// Largest text view rewritten: it is parsed whole in memory.
 pub const MAX_TEXT_REWRITE: u64 = 256 << 20;
 /// Largest sidecar read (to create, retype or resize a dataset).
-const MAX_SIDECAR: u64 = 16 << 20;
+pub(super) const MAX_SIDECAR: u64 = 16 << 20;
 
 static NEXT_TEMP: AtomicU64 = AtomicU64::new(1);
 
@@ -90,7 +90,7 @@ impl Source<'_> {
     }
 
     /// All the bytes, refused over `limit` (they are parsed whole).
-    fn whole(&self, fs: &Fs, limit: u64, what: &str, path: &[u8]) -> Result<Vec<u8>> {
+    pub(super) fn whole(&self, fs: &Fs, limit: u64, what: &str, path: &[u8]) -> Result<Vec<u8>> {
         if self.len() > limit {
             return Err(Error::TooBig(format!(
                 "{}: {} bytes for {what}, which is read whole; at most {limit}",
@@ -457,7 +457,7 @@ impl Fs {
 
     /// A rewritten sidecar may change the shape (a resize); anything else
     /// HDF5 cannot change in place is refused.
-    fn apply_sidecar(&self, dataset: Ino, bytes: &[u8]) -> Result<()> {
+    pub(super) fn apply_sidecar(&self, dataset: Ino, bytes: &[u8]) -> Result<()> {
         let node = self.node(dataset)?;
         let ds = self.dataset(dataset, &node)?;
         let invalid = |m: String| Error::Invalid(format!("{}.json: {m}", show(&node.path)));
@@ -555,7 +555,7 @@ impl Fs {
 
     /// Dataset `name` of `parent` from a `.npy` stream (replacing a dataset
     /// of that name).
-    fn apply_npy(&self, parent: Ino, name: &[u8], src: &Source) -> Result<()> {
+    pub(super) fn apply_npy(&self, parent: Ino, name: &[u8], src: &Source) -> Result<()> {
         let dir = self.group_node(parent)?;
         let path = join(&dir.path, name);
         let invalid = |m: String| Error::Invalid(format!("{}.npy: {m}", show(&path)));
@@ -624,7 +624,7 @@ impl Fs {
 
     /// Dataset `name` of `parent` from a new sidecar, or the byte file
     /// `name` made through the mount retyped by it.
-    fn apply_new_sidecar(&self, parent: Ino, name: &[u8], src: &Source) -> Result<()> {
+    pub(super) fn apply_new_sidecar(&self, parent: Ino, name: &[u8], src: &Source) -> Result<()> {
         let dir = self.group_node(parent)?;
         let path = join(&dir.path, name);
         let bytes = src.whole(self, MAX_SIDECAR, "a sidecar", &path)?;
@@ -678,81 +678,9 @@ impl Fs {
         Ok(())
     }
 
-    /// Renaming a byte file made through the mount onto `NAME.npy`,
-    /// `NAME.json` or an existing dataset applies its bytes there (as if
-    /// written there) and removes it. Returns false when the rename is an
-    /// ordinary move.
-    pub(super) fn rename_bytes_into(
-        &self,
-        parent: Ino,
-        name: &[u8],
-        src: &Node,
-        new_parent: Ino,
-        new_name: &[u8],
-    ) -> Result<bool> {
-        let src_ino = self.entry(parent, name)?.ino;
-        let ds = self.dataset(src_ino, src)?;
-        let bytes = Source::Dataset {
-            loc: &ds.loc,
-            path: &src.path,
-            len: ds.meta.byte_len(),
-        };
-        let target = match self.entry(new_parent, new_name) {
-            Ok(e) => Some((e.ino, self.node(e.ino)?)),
-            Err(_) => None,
-        };
-        let done = match target {
-            Some((_, t)) if matches!(t.kind, NodeKind::View { .. }) => {
-                let NodeKind::View {
-                    dataset,
-                    view: View::Sidecar,
-                } = t.kind
-                else {
-                    return Ok(false);
-                };
-                let text = bytes.whole(self, MAX_SIDECAR, "a sidecar", &src.path)?;
-                self.apply_sidecar(dataset, &text)?;
-                true
-            }
-            Some((t_ino, t)) if t.kind == NodeKind::Dataset => {
-                let tds = self.dataset(t_ino, &t)?;
-                match Representation::of(&tds.meta.ty) {
-                    Representation::Text(_) => {
-                        self.apply_text(t_ino, &bytes)?;
-                        true
-                    }
-                    Representation::Raw => self.replace_raw_from(t_ino, &t, &tds, &bytes)?,
-                    Representation::Unavailable => false,
-                }
-            }
-            Some(_) => false,
-            None => match split_suffix(new_name) {
-                Some((Suffix::Npy, base)) => {
-                    self.apply_npy(new_parent, base, &bytes)?;
-                    true
-                }
-                Some((Suffix::Sidecar, base)) => {
-                    let free = match self.entry(new_parent, base) {
-                        Ok(e) => self.is_created_raw_ino(e.ino),
-                        Err(_) => true,
-                    };
-                    if free {
-                        self.apply_new_sidecar(new_parent, base, &bytes)?;
-                    }
-                    free
-                }
-                None => false,
-            },
-        };
-        if done {
-            self.delete(parent, name, src)?;
-        }
-        Ok(done)
-    }
-
     /// A raw dataset's bytes replaced by `src`'s, if they fit (its size, or
     /// whole rows of a resizable dataset); false if they do not.
-    fn replace_raw_from(
+    pub(super) fn replace_raw_from(
         &self,
         ino: Ino,
         node: &Node,

@@ -40,6 +40,9 @@ pub enum Error {
     NotEmpty,
     #[error("operation not permitted: {0}")]
     NotPermitted(String),
+    /// A file that is read-only even on a writable mount.
+    #[error("permission denied: {0}")]
+    Access(String),
     #[error("invalid: {0}")]
     Invalid(String),
     #[error("file too large: {0}")]
@@ -69,6 +72,7 @@ impl Error {
             Error::Exists => libc::EEXIST,
             Error::NotEmpty => libc::ENOTEMPTY,
             Error::NotPermitted(_) => libc::EPERM,
+            Error::Access(_) => libc::EACCES,
             Error::Invalid(_) => libc::EINVAL,
             Error::TooBig(_) => libc::EFBIG,
             Error::NotSupported => libc::EOPNOTSUPP,
@@ -92,6 +96,7 @@ impl Error {
             Error::Exists => "EEXIST",
             Error::NotEmpty => "ENOTEMPTY",
             Error::NotPermitted(_) => "EPERM",
+            Error::Access(_) => "EACCES",
             Error::TooBig(_) => "EFBIG",
             Error::NotSupported => "EOPNOTSUPP",
             Error::BadHandle => "EBADF",

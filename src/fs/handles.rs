@@ -11,6 +11,7 @@ use super::shape::max_rows;
 use super::stage::{Staging, Target};
 use super::{lock, Error, Fs, Result};
 use crate::encode::sidecar::Representation;
+use crate::tree::names::Suffix;
 use crate::tree::{DirEntry, EntryType, Ino, NodeKind, Tree, View};
 
 /// How a file is opened.
@@ -225,10 +226,42 @@ impl Fs {
             NodeKind::View {
                 dataset,
                 view: View::Sidecar,
+                ..
             } => Some(fresh(
                 Target::RewriteSidecar { dataset: *dataset },
                 &current(&node)?,
             )?),
+            NodeKind::View {
+                view: View::Npy,
+                dir,
+                name,
+                ..
+            } => {
+                // Written whole, it replaces the dataset, as a new NAME.npy would.
+                if !mode.truncate {
+                    return Err(Error::NotPermitted(format!(
+                        "{}.npy: a .npy view is written whole, as a new dataset: open it with O_TRUNC (as cp and np.save do)",
+                        show(&node.path)
+                    )));
+                }
+                Some(fresh(
+                    Target::New {
+                        from: Suffix::Npy,
+                        parent: *dir,
+                        name: name.clone(),
+                        file_name: View::Npy.name(name),
+                        ino,
+                    },
+                    &[],
+                )?)
+            }
+            NodeKind::View { view, .. } => {
+                return Err(Error::Access(format!(
+                    "{}: the {} header view is read-only",
+                    show(&node.path),
+                    view.option_name()
+                )))
+            }
             NodeKind::Pending => {
                 let s = lock(&self.handles.staging).get(&ino).cloned();
                 if let (Some(s), true) = (&s, mode.truncate) {

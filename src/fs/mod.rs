@@ -33,6 +33,7 @@ mod ops;
 mod read;
 mod shape;
 mod stage;
+mod views;
 mod xattr;
 
 pub use data::SetAttr;

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use super::create::{Source, MAX_SIDECAR};
 use super::error::{io, show};
 use super::stage::Target;
 use super::{join, lock, Attr, Error, Fs, Result};
-use crate::tree::names::split_suffix;
-use crate::tree::{Ino, Node, NodeKind};
+use crate::encode::sidecar::Representation;
+use crate::tree::names::{split_suffix, Suffix};
+use crate::tree::{Ino, Node, NodeKind, View};
 
 /// The HDF5 soft-link value for a symlink `target` made in group `dir`: the
 /// absolute path it points at, or None if it leaves the mount.
@@ -196,10 +198,11 @@ impl Fs {
         }
         let src = self.entry(parent, name)?;
         let src_node = self.node(src.ino)?;
-        if matches!(src_node.kind, NodeKind::View { .. }) {
+        if let NodeKind::View { view, .. } = &src_node.kind {
             return Err(Error::NotPermitted(format!(
-                "{}.json: a sidecar moves with its dataset",
-                show(&src_node.path)
+                "{}{}: a view moves with its dataset",
+                show(&src_node.path),
+                show(view.suffix())
             )));
         }
         let from = join(&from_dir.path, name);
@@ -237,7 +240,7 @@ impl Fs {
                 (_, true) => return Err(Error::NotDir),
                 (NodeKind::View { .. }, false) => {
                     return Err(Error::NotPermitted(format!(
-                        "{}: cannot replace a sidecar with another object",
+                        "{}: cannot replace a view (sidecar, header) with another object",
                         show(&to)
                     )))
                 }
@@ -352,6 +355,91 @@ impl Fs {
             .map_err(|e| io(&path, e))?;
         self.changed_dir(parent);
         self.find(parent, name)
+    }
+}
+
+/// Renames that apply bytes rather than move a link.
+impl Fs {
+    /// Renaming a byte file made through the mount onto `NAME.npy`,
+    /// `NAME.json` or an existing dataset applies its bytes there (as if
+    /// written there) and removes it. Returns false when the rename is an
+    /// ordinary move.
+    pub(super) fn rename_bytes_into(
+        &self,
+        parent: Ino,
+        name: &[u8],
+        src: &Node,
+        new_parent: Ino,
+        new_name: &[u8],
+    ) -> Result<bool> {
+        let src_ino = self.entry(parent, name)?.ino;
+        let ds = self.dataset(src_ino, src)?;
+        let bytes = Source::Dataset {
+            loc: &ds.loc,
+            path: &src.path,
+            len: ds.meta.byte_len(),
+        };
+        let target = match self.entry(new_parent, new_name) {
+            Ok(e) => Some((e.ino, self.node(e.ino)?)),
+            Err(_) => None,
+        };
+        let done = match target {
+            Some((_, t)) if matches!(t.kind, NodeKind::View { .. }) => match &t.kind {
+                NodeKind::View {
+                    dataset,
+                    view: View::Sidecar,
+                    ..
+                } => {
+                    let text = bytes.whole(self, MAX_SIDECAR, "a sidecar", &src.path)?;
+                    self.apply_sidecar(*dataset, &text)?;
+                    true
+                }
+                // Onto a .npy view: the stream replaces its dataset.
+                NodeKind::View {
+                    view: View::Npy,
+                    dir,
+                    name,
+                    ..
+                } => {
+                    self.apply_npy(*dir, name, &bytes)?;
+                    true
+                }
+                _ => return Ok(false),
+            },
+            Some((t_ino, t)) if t.kind == NodeKind::Dataset => {
+                let tds = self.dataset(t_ino, &t)?;
+                match Representation::of(&tds.meta.ty) {
+                    Representation::Text(_) => {
+                        self.apply_text(t_ino, &bytes)?;
+                        true
+                    }
+                    Representation::Raw => self.replace_raw_from(t_ino, &t, &tds, &bytes)?,
+                    Representation::Unavailable => false,
+                }
+            }
+            Some(_) => false,
+            None => match split_suffix(new_name) {
+                Some((Suffix::Npy, base)) => {
+                    self.apply_npy(new_parent, base, &bytes)?;
+                    true
+                }
+                Some((Suffix::Sidecar, base)) => {
+                    let free = match self.entry(new_parent, base) {
+                        Ok(e) => self.is_created_raw_ino(e.ino),
+                        Err(_) => true,
+                    };
+                    if free {
+                        self.apply_new_sidecar(new_parent, base, &bytes)?;
+                    }
+                    free
+                }
+                None => false,
+            },
+        };
+        if done {
+            self.delete(parent, name, src)?;
+        }
+        Ok(done)
     }
 }
 

@@ -143,7 +143,8 @@ impl Fs {
             };
             resolved.push((link.name, target));
         }
-        let (plan, skipped) = plan_entries(resolved, &self.opts.views);
+        let views_of = |name: &[u8], found: &Found| self.views_of(&node, name, found);
+        let (plan, skipped) = plan_entries(resolved, &views_of);
         for name in skipped {
             warn!(
                 "{}: name cannot be shown (empty, '.', '..' or over 255 bytes), left out",
@@ -233,12 +234,19 @@ impl Fs {
             NodeKind::View {
                 dataset,
                 view: View::Sidecar,
+                ..
             } => {
                 let ds_node = self.node(*dataset)?;
                 let ds = self.dataset(*dataset, &ds_node)?;
                 let attrs = self.attrs_of(&ds_node);
                 sidecar(&show(&ds_node.path), &ds.meta, &attrs)
             }
+            NodeKind::View {
+                dataset,
+                view,
+                name,
+                ..
+            } => self.render_view(*view, *dataset, name)?,
             NodeKind::Datatype => {
                 let ty = self
                     .h5(node)
@@ -288,6 +296,14 @@ impl Fs {
                     // read cannot be sized either.
                     Representation::Text(_) => self.rendered(ino, &node)?.len() as u64,
                 }
+            }
+            NodeKind::View {
+                view: View::Npy,
+                dataset,
+                ..
+            } => {
+                let ds = self.dataset(*dataset, &*self.node(*dataset)?)?;
+                (self.rendered(ino, &node)?.len() as u64).saturating_add(ds.meta.byte_len())
             }
             NodeKind::View { .. } | NodeKind::Datatype => self.rendered(ino, &node)?.len() as u64,
             NodeKind::Pending => self.handles.staged_len(ino).unwrap_or(0),
@@ -355,12 +371,48 @@ impl Fs {
                     return self.read_raw(&node, &ds, offset, size);
                 }
             }
+            NodeKind::View {
+                view: View::Npy,
+                dataset,
+                ..
+            } => return self.read_npy(ino, &node, dataset, offset, size),
             _ => {}
         }
         let bytes = self.rendered(ino, &node)?;
         let start = (offset as usize).min(bytes.len());
         let end = start.saturating_add(size as usize).min(bytes.len());
         Ok(bytes[start..end].to_vec())
+    }
+
+    /// Read the `.npy` view `ino` of `dataset`: its header, then the
+    /// dataset's bytes from where the header ends.
+    fn read_npy(
+        &self,
+        ino: Ino,
+        node: &Node,
+        dataset: Ino,
+        offset: u64,
+        size: u32,
+    ) -> Result<Vec<u8>> {
+        let head = self.rendered(ino, node)?;
+        let hlen = head.len() as u64;
+        let mut out = Vec::new();
+        if offset < hlen {
+            let end = offset.saturating_add(size as u64).min(hlen);
+            out.extend_from_slice(&head[offset as usize..end as usize]);
+        }
+        let rest = size as u64 - out.len() as u64;
+        if rest > 0 {
+            let ds_node = self.node(dataset)?;
+            let ds = self.dataset(dataset, &ds_node)?;
+            let from = offset.max(hlen) - hlen;
+            let data = self.read_raw(&ds_node, &ds, from, rest as u32)?;
+            if out.is_empty() {
+                return Ok(data);
+            }
+            out.extend_from_slice(&data);
+        }
+        Ok(out)
     }
 
     /// Refuse data requests on a dataset whose chunks are too large for a

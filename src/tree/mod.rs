@@ -24,10 +24,14 @@ pub enum NodeKind {
     Group,
     Dataset,
     Datatype,
-    /// A view (the JSON sidecar, ...) of the dataset with this inode.
+    /// A view (the JSON sidecar, a header file...) of the dataset with
+    /// this inode, shown in directory `dir` beside the dataset's name `name`
+    /// (for the sidecar, the first such place: it is one inode for all).
     View {
         dataset: Ino,
         view: View,
+        dir: Ino,
+        name: Vec<u8>,
     },
     Symlink {
         target: Vec<u8>,
@@ -128,8 +132,9 @@ pub struct Found {
 struct Inner {
     nodes: Vec<Arc<Node>>,
     by_object: HashMap<(u64, u64), Ino>,
-    /// The inode of each view of a dataset.
-    views: HashMap<(Ino, View), Ino>,
+    /// The inode of each view of a dataset: (dataset, view, directory,
+    /// dataset's name there), the last two empty for the shared sidecar.
+    views: HashMap<(Ino, View, Ino, Vec<u8>), Ino>,
     listings: HashMap<Ino, Arc<Listing>>,
     /// Files being written that are not datasets yet: (directory, name) -> inode.
     pending: HashMap<(Ino, Vec<u8>), Ino>,
@@ -186,6 +191,7 @@ impl Tree {
     /// Store the listing of `dir` built from `plan`, giving inodes to new
     /// objects. If another thread stored one meanwhile, that one is kept.
     pub fn insert_listing(&self, dir: Ino, plan: Vec<Planned<Found>>) -> Arc<Listing> {
+        let mut last_name: Vec<u8> = Vec::new();
         let mut inner = self.lock();
         if let Some(l) = inner.listings.get(&dir) {
             return l.clone();
@@ -199,6 +205,7 @@ impl Tree {
                 } => {
                     let ino = inner.object_ino(&id);
                     let kind = inner.nodes[(ino - 1) as usize].kind.entry_type();
+                    last_name = name.clone();
                     (name, ino, kind)
                 }
                 Planned::Entry {
@@ -221,20 +228,32 @@ impl Tree {
                     view,
                 } => {
                     let ds = inner.object_ino(&dataset);
-                    let ino = match inner.views.get(&(ds, view)) {
+                    // A view follows its dataset's entry in the plan.
+                    let key = if view == View::Sidecar {
+                        (ds, view, 0, Vec::new())
+                    } else {
+                        (ds, view, dir, last_name.clone())
+                    };
+                    let ino = match inner.views.get(&key) {
                         Some(i) => *i,
                         None => {
-                            // One inode per view of a dataset: as many names
-                            // as the dataset.
+                            // The sidecar is one inode per dataset, with as
+                            // many names as the dataset; other views one per
+                            // name, as their contents or writes may depend on it.
                             let i = inner.add(Node {
-                                kind: NodeKind::View { dataset: ds, view },
+                                kind: NodeKind::View {
+                                    dataset: ds,
+                                    view,
+                                    dir,
+                                    name: last_name.clone(),
+                                },
                                 path: dataset.path.clone(),
                                 links: dataset.links,
                                 mtime: dataset.mtime,
                                 file: dataset.key.0,
                                 addr: dataset.key.1,
                             });
-                            inner.views.insert((ds, view), i);
+                            inner.views.insert(key, i);
                             i
                         }
                     };
@@ -398,7 +417,7 @@ mod tests {
                     },
                 ),
             ],
-            &[View::Sidecar],
+            &|_, _| vec![View::Sidecar],
         );
         let l = tree.insert_listing(ROOT, plan);
         assert_eq!(l.entries.len(), 4);
@@ -437,7 +456,7 @@ mod tests {
         let l1 = tree.insert_listing(ROOT, vec![]);
         let (plan, _) = names::plan_entries(
             vec![(b"x".to_vec(), Target::<Found>::Symlink(b"y".to_vec()))],
-            &[View::Sidecar],
+            &|_, _| vec![View::Sidecar],
         );
         let l2 = tree.insert_listing(ROOT, plan);
         assert!(Arc::ptr_eq(&l1, &l2));

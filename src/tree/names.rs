@@ -24,18 +24,54 @@ pub enum Target<T> {
 }
 
 /// A file shown beside a dataset `NAME`, computed from it, named `NAME`
-/// plus its suffix. (The seam for header views: `.npy`, `.hdr`, ...)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// plus its suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum View {
     /// `NAME.json`: the dataset's description.
     Sidecar,
+    /// `NAME.npy`: a .npy header followed by the dataset's bytes.
+    Npy,
+    /// `NAME.hdr`: an ENVI header for the raw file `NAME`.
+    Envi,
+    /// `NAME.nhdr`: a detached NRRD header for `NAME`.
+    Nrrd,
+    /// `NAME.mhd`: a MetaImage header for `NAME`.
+    Mhd,
 }
+
+/// The header views `-o views=` can name, in the order they are listed.
+pub const HEADER_VIEWS: [View; 4] = [View::Npy, View::Envi, View::Nrrd, View::Mhd];
 
 impl View {
     pub fn suffix(self) -> &'static [u8] {
         match self {
             View::Sidecar => SIDECAR_SUFFIX,
+            View::Npy => b".npy",
+            View::Envi => b".hdr",
+            View::Nrrd => b".nhdr",
+            View::Mhd => b".mhd",
         }
+    }
+
+    /// The view named `name` in `-o views=`: `npy`, `envi`, `nrrd`, `mhd`.
+    pub fn from_option(name: &str) -> Option<View> {
+        HEADER_VIEWS.into_iter().find(|v| v.option_name() == name)
+    }
+
+    pub fn option_name(self) -> &'static str {
+        match self {
+            View::Sidecar => "json",
+            View::Npy => "npy",
+            View::Envi => "envi",
+            View::Nrrd => "nrrd",
+            View::Mhd => "mhd",
+        }
+    }
+
+    /// Whether the file's contents name the data file beside it (so that
+    /// each name of a dataset needs its own).
+    pub fn names_data_file(self) -> bool {
+        matches!(self, View::Nrrd | View::Mhd)
     }
 
     /// The name of this view of the dataset named `dataset`.
@@ -84,14 +120,14 @@ pub fn split_suffix(name: &[u8]) -> Option<(Suffix, &[u8])> {
 }
 
 /// Plan a group's entries from its links (name, target), in link order,
-/// each dataset followed by its `views`. A real member wins over a view of
-/// the same name. Returns the plan and the names left out.
+/// each dataset followed by the views `views_of` gives for it. A real member
+/// wins over a view of the same name. Returns the plan and the names left out.
 pub fn plan_entries<T: Clone>(
     links: Vec<(Vec<u8>, Target<T>)>,
-    views: &[View],
+    views_of: &dyn Fn(&[u8], &T) -> Vec<View>,
 ) -> (Vec<Planned<T>>, Vec<Vec<u8>>) {
     let real: HashSet<Vec<u8>> = links.iter().map(|(n, _)| n.clone()).collect();
-    let mut out = Vec::with_capacity(links.len() * (1 + views.len()));
+    let mut out = Vec::with_capacity(links.len() * 2);
     let mut skipped = Vec::new();
     for (name, target) in links {
         if !name_ok(&name) {
@@ -102,7 +138,7 @@ pub fn plan_entries<T: Clone>(
             Target::Object {
                 id,
                 is_dataset: true,
-            } => views
+            } => views_of(&name, id)
                 .iter()
                 .filter_map(|view| {
                     let n = view.name(&name);
@@ -187,7 +223,7 @@ mod tests {
                 (b"d".to_vec(), obj(2, true)),
                 (b"l".to_vec(), Target::Symlink(b"d".to_vec())),
             ],
-            &[View::Sidecar],
+            &|_, _| vec![View::Sidecar],
         );
         assert!(skipped.is_empty());
         assert_eq!(
@@ -221,7 +257,7 @@ mod tests {
                 (b"foo".to_vec(), obj(1, true)),
                 (b"foo.json".to_vec(), obj(2, true)),
             ],
-            &[View::Sidecar],
+            &|_, _| vec![View::Sidecar],
         );
         let names: Vec<&[u8]> = plan
             .iter()
@@ -243,7 +279,7 @@ mod tests {
                 (long.clone(), obj(2, true)),
                 (almost.clone(), obj(3, true)),
             ],
-            &[View::Sidecar],
+            &|_, _| vec![View::Sidecar],
         );
         assert_eq!(plan.len(), 1);
         assert_eq!(

@@ -246,6 +246,59 @@ impl Drop for Mount {
 
 /// Run the h5py oracle over a mount of `file`; returns its JSON report.
 pub fn oracle(mount: &Mount, file: &Path, env: &[(&str, &str)]) -> serde_json::Value {
+    oracle_with(mount, file, env, &[])
+}
+
+/// The Python of the project's venv (scripts/setup makes it): Debian's
+/// h5py, numpy and GDAL, plus pynrrd and SimpleITK.
+pub fn venv_python() -> PathBuf {
+    let p = repo().join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+/// Check the header views of a mount made with `-o views=VIEWS` with the
+/// tools they are for (tests/python/views.py); returns its JSON report.
+pub fn views_check(
+    mount: &Mount,
+    file: &Path,
+    views: &str,
+    env: &[(&str, &str)],
+) -> serde_json::Value {
+    let report = mount.dir.path().join("views.json");
+    let out = Command::new(venv_python())
+        .arg(repo().join("tests/python/views.py"))
+        .arg(&mount.mnt)
+        .arg(file)
+        .arg("--views")
+        .arg(views)
+        .arg("--json-out")
+        .arg(&report)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run views.py");
+    let text = std::fs::read_to_string(&report).unwrap_or_else(|_| {
+        panic!(
+            "views.py wrote no report for {}:\n{}\n{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    serde_json::from_str(&text).expect("views report is JSON")
+}
+
+/// The oracle with extra arguments (`--views all`, ...).
+pub fn oracle_with(
+    mount: &Mount,
+    file: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> serde_json::Value {
     let report = mount.dir.path().join("oracle.json");
     let out = Command::new(PYTHON)
         .arg(repo().join("tests/python/oracle.py"))
@@ -253,6 +306,7 @@ pub fn oracle(mount: &Mount, file: &Path, env: &[(&str, &str)]) -> serde_json::V
         .arg(file)
         .arg("--json-out")
         .arg(&report)
+        .args(args)
         .envs(env.iter().copied())
         .output()
         .expect("run oracle.py");

@@ -75,6 +75,8 @@ import numpy as np
 import h5py
 from h5py import h5d, h5o, h5p, h5s
 
+import views
+
 XATTR_SIZE_MAX = 65536
 READ_CHUNK = 65536
 
@@ -466,6 +468,7 @@ class Oracle:
         self.visited_groups = set()
         self.pending = []       # checks that need the complete alias map (references)
         self.expect_cache = {}
+        self.views = views.parse_views(args.views) if args.views else []
 
     # --- reporting ----------------------------------------------------------
 
@@ -686,6 +689,8 @@ class Oracle:
             expected.append(name)
             if isinstance(obj, h5py.Dataset) and name + b".json" not in names:
                 expected.append(name + b".json")
+            if isinstance(obj, h5py.Dataset) and self.views:
+                expected += views.expected_views(obj, name, names, self.views)
 
         if self.mnt is not None:
             try:
@@ -1594,6 +1599,9 @@ def main(argv=None):
                     help="skip content checks of datasets larger than this (default 256 MiB)")
     ap.add_argument("--timeout", type=int, default=0, metavar="S",
                     help="give up after S seconds (a hung mount), reporting a mismatch")
+    ap.add_argument("--views", default="", metavar="LIST",
+                    help="the mount shows these header views (-o views=LIST): expect them "
+                         "in listings (views.py checks their contents)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every mismatch")
     args = ap.parse_args(argv)
     if args.expect_only:
