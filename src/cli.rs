@@ -32,6 +32,7 @@ direct_io            reads bypass the page cache: faster first reads, no cached 
 hdf5_timeout=SECONDS longest one libhdf5 request may take (default 10, 60 with rw)\n  \
 hdf5_memory=MIB      memory limit of each libhdf5 worker process (default 1024)\n  \
 hdf5_workers=N       libhdf5 worker processes of a read-only mount (default: cores, 2 to 8)\n  \
+zarr                 show the file as a Zarr v2 store (read-only)\n  \
 views=LIST           header files beside datasets, LIST of npy, envi, nrrd, mhd joined by ':'\n                       \
 (views=npy:envi), or all; may be given more than once\n  \
 Generic mount options (dev, nosuid, noatime, _netdev, ...) are accepted and ignored.\n\n\
@@ -78,6 +79,8 @@ pub struct MountOptions {
     /// Header views shown beside datasets (`views=npy:envi`, `views=all`),
     /// in their listing order.
     pub views: Vec<View>,
+    /// Show the file as a Zarr v2 store (`zarr`), read-only.
+    pub zarr: bool,
 }
 
 /// Default size of each libhdf5 worker's address space, in MiB.
@@ -129,6 +132,7 @@ impl Default for MountOptions {
             hdf5_memory_mib: DEFAULT_HDF5_MEMORY_MIB,
             hdf5_workers: None,
             views: Vec::new(),
+            zarr: false,
         }
     }
 }
@@ -191,6 +195,7 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
             ("allow_root", None) => o.allow_root = true,
             ("default_permissions", None) => o.default_permissions = true,
             ("direct_io", None) => o.direct_io = true,
+            ("zarr", None) => o.zarr = true,
             ("uid", Some(v)) => o.uid = Some(number(key, v, 10)?),
             ("gid", Some(v)) => o.gid = Some(number(key, v, 10)?),
             ("umask", Some(v)) => {
@@ -230,6 +235,15 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
             (k, None) if IGNORED.contains(&k) => {}
             _ => return Err(format!("unknown option '{opt}'")),
         }
+    }
+    if o.zarr && o.read_write {
+        return Err("option 'zarr' is read-only: it cannot be combined with 'rw'".into());
+    }
+    if o.zarr && !o.views.is_empty() {
+        return Err(
+            "options 'zarr' and 'views=' exclude each other (a Zarr store shows no dataset files)"
+                .into(),
+        );
     }
     if o.allow_other && o.allow_root {
         return Err("options 'allow_other' and 'allow_root' exclude each other".into());
@@ -327,5 +341,13 @@ mod tests {
         assert!(parse(&["views=npy:tiff"]).is_err());
         assert!(parse(&["views="]).is_err());
         assert!(parse(&["views=json"]).is_err());
+    }
+
+    #[test]
+    fn zarr_is_read_only_and_alone() {
+        assert!(parse(&["zarr"]).unwrap().zarr);
+        assert!(parse(&["zarr,rw"]).is_err());
+        assert!(parse(&["zarr,views=npy"]).is_err());
+        assert!(parse(&["ro,zarr"]).unwrap().zarr);
     }
 }

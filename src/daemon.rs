@@ -219,6 +219,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
             views: std::iter::once(View::Sidecar)
                 .chain(opts.views.iter().copied())
                 .collect(),
+            zarr: opts.zarr,
         },
     )
     .map_err(|e| {

@@ -29,6 +29,7 @@ fn options(writable: bool) -> FsOptions {
             stderr: None,
         },
         views: vec![View::Sidecar],
+        zarr: false,
     }
 }
 

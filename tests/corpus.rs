@@ -176,18 +176,70 @@ fn corpus_matches_h5py_with_filter_plugins() {
     if !fuse_available("corpus_matches_h5py_with_filter_plugins") {
         return;
     }
-    let dir = match std::env::var("H5FS_TEST_PLUGINS") {
-        Ok(d) => d,
-        Err(_) => {
-            let (ok, out, err) = run(repo().join("scripts/fetch-plugins").to_str().unwrap(), &[]);
-            assert!(ok, "scripts/fetch-plugins failed: {err}");
-            out.trim().to_string()
-        }
-    };
+    let dir = plugin_dir();
     // With every header view: numpy, GDAL, pynrrd and SimpleITK read them.
     assert_corpus(
         &[("HDF5_PLUGIN_PATH", &dir)],
         "corpus-eio-with-plugins.txt",
         Some("all"),
+    );
+}
+
+/// Every corpus file as a Zarr store (`-o zarr`): zarr-python (Debian's 2.x)
+/// reads every array as h5py does, consolidated and not, and chunk files
+/// served as stored hold the stored chunks.
+#[test]
+fn corpus_as_zarr_stores_matches_h5py() {
+    if !fuse_available("corpus_as_zarr_stores_matches_h5py") {
+        return;
+    }
+    let dir = plugin_dir();
+    let env = [("HDF5_PLUGIN_PATH", dir.as_str())];
+    let mut failures = Vec::new();
+    let (mut files, mut arrays, mut chunks) = (0, 0, 0);
+    for f in corpus_files() {
+        if !h5py_opens(&f) {
+            continue;
+        }
+        let m = Mount::with(&f, &["-o", "zarr"], &env);
+        let json = m.dir.path().join("zarr.json");
+        let out = std::process::Command::new(PYTHON)
+            .arg(repo().join("tests/python/zarr_check.py"))
+            .arg(&m.mnt)
+            .arg(&f)
+            .arg("--json-out")
+            .arg(&json)
+            .envs(env)
+            .output()
+            .unwrap();
+        let Ok(text) = std::fs::read_to_string(&json) else {
+            failures.push(format!(
+                "{}: no report: {}",
+                rel(&f),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            continue;
+        };
+        let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for mm in r["mismatches"].as_array().into_iter().flatten() {
+            failures.push(format!("{}: {mm}", rel(&f)));
+        }
+        files += 1;
+        arrays += r["arrays"].as_u64().unwrap_or(0);
+        chunks += r["chunks"].as_u64().unwrap_or(0);
+        assert!(m.finish(), "daemon for {} did not exit cleanly", rel(&f));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        files >= 130 && arrays >= 2000 && chunks >= 500,
+        "{files} files, {arrays} arrays, {chunks} chunks"
+    );
+    eprintln!(
+        "corpus as Zarr: {files} files, {arrays} arrays, {chunks} stored chunk files checked"
     );
 }

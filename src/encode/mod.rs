@@ -13,6 +13,9 @@
 //! - [`raster`]: a numeric dataset as a raw raster, for the header views
 //!   [`envi`] (`.hdr`), [`nrrd`] (`.nhdr`) and [`mhd`] (`.mhd`).
 //!
+//! - [`zarr`]: the Zarr v2 store's documents, and [`zcodec`] the chunk
+//!   encodings it needs.
+//!
 //! Nothing here does I/O or touches HDF5; every rule is unit-tested.
 
 pub mod bytes;
@@ -26,6 +29,9 @@ pub mod raster;
 pub mod sidecar;
 pub mod text;
 pub mod xattr;
+pub mod zarr;
+pub mod zcodec;
+pub mod zdims;
 
 #[cfg(test)]
 mod testing;

@@ -146,7 +146,7 @@ pub fn header(view: View, raster: &Raster) -> Option<Vec<u8>> {
         View::Envi => envi::header(raster),
         View::Nrrd => nrrd::header(raster),
         View::Mhd => mhd::header(raster),
-        View::Sidecar | View::Npy => None,
+        _ => None,
     }
 }
 
@@ -155,6 +155,7 @@ pub fn applies(view: View, meta: &DatasetMeta, name: &[u8]) -> bool {
     match view {
         View::Sidecar => true,
         View::Npy => npy::view_header(meta).is_some(),
+        View::ZGroup | View::ZAttrs | View::ZArray | View::ZMetadata => false,
         _ => Raster::of(meta, name, "").is_some_and(|r| header(view, &r).is_some()),
     }
 }
@@ -181,8 +182,9 @@ pub fn even_axis(values: &[f64]) -> Option<Axis> {
     })
 }
 
-/// Attributes of the dimension-scale and netCDF machinery, not notes.
-const MACHINERY: &[&str] = &[
+/// Attributes of the dimension-scale and netCDF machinery (what h5netcdf
+/// hides), not an object's own notes.
+pub const MACHINERY: &[&str] = &[
     "CLASS",
     "NAME",
     "REFERENCE_LIST",

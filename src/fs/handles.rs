@@ -277,6 +277,7 @@ impl Fs {
                     show(&node.path)
                 )))
             }
+            NodeKind::Array | NodeKind::Chunk { .. } => return Err(Error::ReadOnly),
             NodeKind::Symlink { .. } | NodeKind::Group => {
                 return Err(Error::Invalid("not a file".into()))
             }

@@ -35,6 +35,7 @@ mod shape;
 mod stage;
 mod views;
 mod xattr;
+mod zarr;
 
 pub use data::SetAttr;
 pub use error::{Error, Result};
@@ -76,6 +77,8 @@ pub struct FsOptions {
     pub workers: WorkerConfig,
     /// The files shown beside each dataset.
     pub views: Vec<View>,
+    /// Show the file as a Zarr v2 store (`-o zarr`).
+    pub zarr: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +137,8 @@ pub struct Fs {
     /// the file (see [`Fs::sync_to_disk`]) holds it exclusively.
     gate: std::sync::RwLock<()>,
     failures: Failures,
+    /// The Zarr store's catalog (`-o zarr`), made on first use.
+    catalog: Mutex<Option<Arc<zarr::Catalog>>>,
 }
 
 /// A mutex's guard, also after a panic elsewhere while it was held: every
@@ -209,7 +214,7 @@ impl Fs {
                 root_key: (root.file, root.addr),
                 direct,
             },
-            tree: Tree::new((root.file, root.addr), root.links, root.mtime),
+            tree: Tree::with_mode((root.file, root.addr), root.links, root.mtime, opts.zarr),
             chunks: Arc::new(ChunkCache::new(opts.chunk_cache_bytes)),
             read_ahead,
             opts,
@@ -218,6 +223,7 @@ impl Fs {
             created_raw: Mutex::new(Default::default()),
             gate: std::sync::RwLock::new(()),
             failures: Failures::default(),
+            catalog: Mutex::new(None),
         };
         // A file that marks itself open for writing stays unmarked until the
         // first change, so a crash of an idle mount leaves it clean.

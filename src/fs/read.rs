@@ -78,11 +78,14 @@ impl Fs {
     /// The entries of directory `ino` that are in the file, built on first use.
     pub(super) fn listing(&self, ino: Ino) -> Result<Arc<Listing>> {
         let node = self.node(ino)?;
-        if node.kind != NodeKind::Group {
+        if node.kind != NodeKind::Group && node.kind != NodeKind::Array {
             return Err(Error::NotDir);
         }
         if let Some(l) = self.tree.listing(ino) {
             return Ok(l);
+        }
+        if self.opts.zarr {
+            return self.zarr_listing(ino, &node);
         }
         // Soft links in a group of an external file name paths in that
         // file, which is not mounted as such: follow them, as h5py does.
@@ -162,6 +165,10 @@ impl Fs {
         let listing = self.listing(parent)?;
         if let Some(entry) = listing.get(name) {
             return self.attr(entry.ino);
+        }
+        let dir = self.node(parent)?;
+        if dir.kind == NodeKind::Array {
+            return self.attr(self.zarr_find_chunk(parent, &dir, name)?);
         }
         match self.tree.pending(parent, name) {
             Some(ino) => self.attr(ino),
@@ -243,10 +250,16 @@ impl Fs {
             }
             NodeKind::View {
                 dataset,
+                view: view @ (View::ZGroup | View::ZAttrs | View::ZArray | View::ZMetadata),
+                ..
+            } => self.zarr_document(*view, &*self.node(*dataset)?)?,
+            NodeKind::View {
+                dataset,
                 view,
                 name,
                 ..
             } => self.render_view(*view, *dataset, name)?,
+            NodeKind::Chunk { array, index } => self.zarr_chunk(&*self.node(*array)?, *index)?,
             NodeKind::Datatype => {
                 let ty = self
                     .h5(node)
@@ -285,7 +298,8 @@ impl Fs {
         let node = self.node(ino)?;
         let kind = node.kind.entry_type();
         let size = match &node.kind {
-            NodeKind::Group => 0,
+            NodeKind::Group | NodeKind::Array => 0,
+            NodeKind::Chunk { .. } => self.rendered(ino, &node)?.len() as u64,
             NodeKind::Symlink { target } => target.len() as u64,
             NodeKind::Dataset => {
                 let ds = self.dataset(ino, &node)?;
@@ -440,7 +454,13 @@ impl Fs {
     }
 
     /// The bytes of a raw dataset: directly where its plan allows, else by libhdf5.
-    fn read_raw(&self, node: &Node, ds: &OpenDataset, offset: u64, size: u32) -> Result<Vec<u8>> {
+    pub(super) fn read_raw(
+        &self,
+        node: &Node,
+        ds: &OpenDataset,
+        offset: u64,
+        size: u32,
+    ) -> Result<Vec<u8>> {
         self.chunks_fit(node, &ds.meta)?;
         let itemsize = ds.meta.ty.size() as u64;
         let Some(span) = byte_range_to_elements(offset, size as u64, itemsize, ds.meta.npoints())

@@ -287,6 +287,10 @@ impl Dataset {
         {
             return Ok(None);
         }
+        if size == 0 {
+            // Never written (a stored chunk has bytes).
+            return Ok(None);
+        }
         if size > file_len {
             return Err(H5Error::new(
                 ErrorKind::Other,

@@ -10,6 +10,7 @@ use super::value::Value;
 pub mod filter_id {
     pub const DEFLATE: i32 = 1;
     pub const SHUFFLE: i32 = 2;
+    pub const FLETCHER32: i32 = 3;
     /// h5py's built-in compressor.
     pub const LZF: i32 = 32000;
 }

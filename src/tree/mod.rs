@@ -19,6 +19,19 @@ pub type Ino = u64;
 const GHOST_LIFETIME: std::time::Duration = std::time::Duration::from_secs(2);
 pub const ROOT: Ino = 1;
 
+/// Chunk inodes: this bit, the array's inode, the chunk's index.
+const CHUNK_BIT: u64 = 1 << 63;
+const CHUNK_INDEX_BITS: u32 = 36;
+/// Most chunks an array may have for its chunks to get inodes.
+pub const MAX_CHUNK_INDEX: u64 = 1 << CHUNK_INDEX_BITS;
+const MAX_CHUNK_ARRAY: u64 = 1 << (63 - CHUNK_INDEX_BITS);
+
+/// The inode of chunk `index` of array `array`, if the numbers fit.
+pub fn chunk_ino(array: Ino, index: u64) -> Option<Ino> {
+    (array < MAX_CHUNK_ARRAY && index < MAX_CHUNK_INDEX)
+        .then_some(CHUNK_BIT | array << CHUNK_INDEX_BITS | index)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeKind {
     Group,
@@ -39,6 +52,14 @@ pub enum NodeKind {
     /// A file being written that becomes a dataset when closed (NAME.npy,
     /// a new NAME.json); it lives only in the mount until then.
     Pending,
+    /// A dataset shown as a Zarr array: a directory (`-o zarr`).
+    Array,
+    /// Chunk `index` (C order in the chunk grid) of the Zarr array `array`.
+    /// Chunk inodes are not kept: their numbers say what they are.
+    Chunk {
+        array: Ino,
+        index: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +98,7 @@ pub enum EntryType {
 impl NodeKind {
     pub fn entry_type(&self) -> EntryType {
         match self {
-            NodeKind::Group => EntryType::Directory,
+            NodeKind::Group | NodeKind::Array => EntryType::Directory,
             NodeKind::Symlink { .. } => EntryType::Symlink,
             _ => EntryType::File,
         }
@@ -130,6 +151,8 @@ pub struct Found {
 
 #[derive(Default)]
 struct Inner {
+    /// Datasets are Zarr arrays (directories), not files.
+    zarr: bool,
     nodes: Vec<Arc<Node>>,
     by_object: HashMap<(u64, u64), Ino>,
     /// The inode of each view of a dataset: (dataset, view, directory,
@@ -151,7 +174,15 @@ pub struct Tree {
 
 impl Tree {
     pub fn new(root_key: (u64, u64), root_links: u32, root_mtime: i64) -> Tree {
-        let mut inner = Inner::default();
+        Tree::with_mode(root_key, root_links, root_mtime, false)
+    }
+
+    /// A tree whose datasets are Zarr arrays if `zarr`.
+    pub fn with_mode(root_key: (u64, u64), root_links: u32, root_mtime: i64, zarr: bool) -> Tree {
+        let mut inner = Inner {
+            zarr,
+            ..Inner::default()
+        };
         inner.nodes.push(Arc::new(Node {
             kind: NodeKind::Group,
             path: b"/".to_vec(),
@@ -172,8 +203,28 @@ impl Tree {
     }
 
     pub fn node(&self, ino: Ino) -> Option<Arc<Node>> {
+        if ino & CHUNK_BIT != 0 {
+            let array = (ino & !CHUNK_BIT) >> CHUNK_INDEX_BITS;
+            let a = self.node(array).filter(|a| a.kind == NodeKind::Array)?;
+            return Some(Arc::new(Node {
+                kind: NodeKind::Chunk {
+                    array,
+                    index: ino & (MAX_CHUNK_INDEX - 1),
+                },
+                path: a.path.clone(),
+                links: 1,
+                mtime: a.mtime,
+                file: a.file,
+                addr: 0,
+            }));
+        }
         let idx = usize::try_from(ino.checked_sub(1)?).ok()?;
         self.lock().nodes.get(idx).cloned()
+    }
+
+    /// The inode of the object with this identity, if it has one yet.
+    pub fn ino_of(&self, key: (u64, u64)) -> Option<Ino> {
+        self.lock().by_object.get(&key).copied()
     }
 
     pub fn len(&self) -> usize {
@@ -186,6 +237,18 @@ impl Tree {
 
     pub fn listing(&self, dir: Ino) -> Option<Arc<Listing>> {
         self.lock().listings.get(&dir).cloned()
+    }
+
+    /// Store a listing of `dir` made elsewhere (a Zarr array's, whose chunk
+    /// inodes need no table); another thread's stored meanwhile is kept.
+    pub fn insert_entries(&self, dir: Ino, entries: Vec<DirEntry>) -> Arc<Listing> {
+        let mut inner = self.lock();
+        if let Some(l) = inner.listings.get(&dir) {
+            return l.clone();
+        }
+        let listing = Arc::new(Listing::new(entries));
+        inner.listings.insert(dir, listing.clone());
+        listing
     }
 
     /// Store the listing of `dir` built from `plan`, giving inodes to new
@@ -365,6 +428,7 @@ impl Inner {
         }
         let kind = match found.kind {
             ObjectKind::Group => NodeKind::Group,
+            ObjectKind::Dataset if self.zarr => NodeKind::Array,
             ObjectKind::Dataset => NodeKind::Dataset,
             _ => NodeKind::Datatype,
         };
@@ -427,6 +491,37 @@ mod tests {
         assert_eq!(node.path, b"/a");
         assert!(tree.node(0).is_none());
         assert!(tree.node(99).is_none());
+    }
+
+    #[test]
+    fn chunk_inodes_say_what_they_are() {
+        let tree = Tree::with_mode((1, 0), 1, 0, true);
+        let (plan, _) = names::plan_entries(
+            vec![(
+                b"a".to_vec(),
+                Target::Object {
+                    id: found(100, ObjectKind::Dataset, "/a"),
+                    is_dataset: true,
+                },
+            )],
+            &|_, _| vec![],
+        );
+        let l = tree.insert_listing(ROOT, plan);
+        let a = l.get(b"a").unwrap().ino;
+        assert_eq!(tree.node(a).unwrap().kind, NodeKind::Array);
+        let c = chunk_ino(a, 12345).unwrap();
+        let n = tree.node(c).unwrap();
+        assert_eq!(
+            n.kind,
+            NodeKind::Chunk {
+                array: a,
+                index: 12345
+            }
+        );
+        assert_eq!(n.path, b"/a");
+        assert!(chunk_ino(a, MAX_CHUNK_INDEX).is_none());
+        // A chunk of something that is not an array is nothing.
+        assert!(tree.node(chunk_ino(ROOT, 0).unwrap()).is_none());
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub enum View {
     Nrrd,
     /// `NAME.mhd`: a MetaImage header for `NAME`.
     Mhd,
+    /// `.zgroup` of a group in the Zarr store (`-o zarr`).
+    ZGroup,
+    /// `.zattrs` of a group or array in the Zarr store.
+    ZAttrs,
+    /// `.zarray` of a dataset shown as a Zarr array.
+    ZArray,
+    /// `.zmetadata`, the store's consolidated metadata, at the root.
+    ZMetadata,
 }
 
 /// The header views `-o views=` can name, in the order they are listed.
@@ -50,6 +58,10 @@ impl View {
             View::Envi => b".hdr",
             View::Nrrd => b".nhdr",
             View::Mhd => b".mhd",
+            View::ZGroup => b".zgroup",
+            View::ZAttrs => b".zattrs",
+            View::ZArray => b".zarray",
+            View::ZMetadata => b".zmetadata",
         }
     }
 
@@ -65,6 +77,7 @@ impl View {
             View::Envi => "envi",
             View::Nrrd => "nrrd",
             View::Mhd => "mhd",
+            View::ZGroup | View::ZAttrs | View::ZArray | View::ZMetadata => "zarr",
         }
     }
 

@@ -159,9 +159,32 @@ impl Workers {
     }
 
     pub fn read_chunks(&self, loc: &Loc, grids: &[Vec<u64>]) -> Result<Vec<ChunkData>> {
+        self.chunks(loc, grids, false)
+    }
+
+    /// Chunks decoded through libhdf5 (h5py's bytes, in the chunk's full
+    /// shape), also those stored.
+    pub fn read_chunks_decoded(&self, loc: &Loc, grids: &[Vec<u64>]) -> Result<Vec<ChunkData>> {
+        self.chunks(loc, grids, true)
+    }
+
+    /// The stored size of each chunk, 0 for one never written.
+    pub fn chunk_sizes(&self, loc: &Loc, grids: &[Vec<u64>]) -> Result<Vec<u64>> {
+        let req = Request::ChunkSizes {
+            loc: loc.clone(),
+            grids: grids.to_vec(),
+        };
+        match self.call(&req, &[])?.0 {
+            Reply::Sizes(s) if s.len() == grids.len() => Ok(s),
+            other => Err(unexpected("chunk sizes", other)),
+        }
+    }
+
+    fn chunks(&self, loc: &Loc, grids: &[Vec<u64>], decoded: bool) -> Result<Vec<ChunkData>> {
         let req = Request::ReadChunks {
             loc: loc.clone(),
             grids: grids.to_vec(),
+            decoded,
         };
         let (heads, mut data) = match self.call(&req, &[])? {
             (Reply::Chunks(h), data) => (h, data),

@@ -79,7 +79,16 @@ pub enum Request {
     ReadValues {
         loc: Loc,
     },
+    /// Chunks as stored where they are stored (else decoded), or all
+    /// decoded through libhdf5 if `decoded`.
     ReadChunks {
+        loc: Loc,
+        grids: Vec<Vec<u64>>,
+        decoded: bool,
+    },
+    /// The stored size of chunks, 0 for one never written (found through the
+    /// chunk index, in logarithmic time each).
+    ChunkSizes {
         loc: Loc,
         grids: Vec<Vec<u64>>,
     },
@@ -185,6 +194,7 @@ impl Request {
                 | Request::ReadElements { .. }
                 | Request::ReadValues { .. }
                 | Request::ReadChunks { .. }
+                | Request::ChunkSizes { .. }
                 | Request::ChunkLocations { .. }
         )
     }
@@ -195,6 +205,7 @@ impl Request {
             Request::ReadElements { loc, .. }
             | Request::ReadValues { loc }
             | Request::ReadChunks { loc, .. }
+            | Request::ChunkSizes { loc, .. }
             | Request::ChunkLocations { loc, .. } => Some(loc),
             _ => None,
         }
@@ -222,6 +233,7 @@ impl Request {
             Request::ReadValues { .. } => "reading all values".into(),
             Request::ReadChunks { grids, .. } => format!("reading {} chunks", grids.len()),
             Request::ChunkLocations { grids, .. } => format!("locating {} chunks", grids.len()),
+            Request::ChunkSizes { grids, .. } => format!("sizing {} chunks", grids.len()),
             Request::WriteElements { first, .. } => format!("writing from element {first}"),
             Request::WriteAll { .. } => "writing all elements".into(),
             Request::SetExtent { dims, .. } => format!("resizing to {dims:?}"),
@@ -259,6 +271,7 @@ impl Request {
             | Request::ReadElements { loc, .. }
             | Request::ReadValues { loc }
             | Request::ReadChunks { loc, .. }
+            | Request::ChunkSizes { loc, .. }
             | Request::ChunkLocations { loc, .. }
             | Request::WriteElements { loc, .. }
             | Request::WriteAll { loc, .. }
@@ -318,6 +331,7 @@ pub enum Reply {
     Values(Vec<Value>),
     Chunks(Vec<ChunkHead>),
     Locations(Vec<Option<ChunkPlace>>),
+    Sizes(Vec<u64>),
 }
 
 pub type Response = Result<Reply, H5Error>;

@@ -228,13 +228,21 @@ impl Worker {
                 Reply::Bytes
             }
             Request::ReadValues { loc } => Reply::Values(self.dataset(&loc)?.read_values()?),
-            Request::ReadChunks { loc, grids } => {
+            Request::ReadChunks {
+                loc,
+                grids,
+                decoded,
+            } => {
                 let file_len = self.file_len;
                 let ds = self.dataset(&loc)?;
                 let mut heads = Vec::with_capacity(grids.len());
                 for grid in &grids {
                     let offset = ds.chunk_offset(grid)?;
-                    heads.push(match ds.chunk_stored_len(&offset, file_len)? {
+                    let stored = match decoded {
+                        true => None,
+                        false => ds.chunk_stored_len(&offset, file_len)?,
+                    };
+                    heads.push(match stored {
                         Some(len) => ChunkHead::Stored {
                             filter_mask: ds.read_chunk_stored(&offset, out.next(len))?,
                             len: len as u64,
@@ -247,6 +255,18 @@ impl Worker {
                     });
                 }
                 Reply::Chunks(heads)
+            }
+            Request::ChunkSizes { loc, grids } => {
+                let file_len = self.file_len;
+                let ds = self.dataset(&loc)?;
+                let sizes = grids
+                    .iter()
+                    .map(|g| {
+                        let len = ds.chunk_stored_len(&ds.chunk_offset(g)?, file_len)?;
+                        Ok(len.unwrap_or(0) as u64)
+                    })
+                    .collect::<Result<_>>()?;
+                Reply::Sizes(sizes)
             }
             Request::ChunkLocations { loc, grids } => {
                 let ds = self.dataset(&loc)?;

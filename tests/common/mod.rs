@@ -368,3 +368,16 @@ pub fn write_close(path: &Path, bytes: &[u8]) -> i32 {
     }
     0
 }
+
+/// The filter plugins' directory (blosc, zstd, lz4... from hdf5plugin):
+/// `H5FS_TEST_PLUGINS` (scripts/test sets it) or scripts/fetch-plugins.
+pub fn plugin_dir() -> String {
+    match std::env::var("H5FS_TEST_PLUGINS") {
+        Ok(d) => d,
+        Err(_) => {
+            let (ok, out, err) = run(repo().join("scripts/fetch-plugins").to_str().unwrap(), &[]);
+            assert!(ok, "scripts/fetch-plugins failed: {err}");
+            out.trim().to_string()
+        }
+    }
+}
