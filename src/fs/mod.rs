@@ -36,6 +36,7 @@ mod stage;
 mod views;
 mod xattr;
 mod zarr;
+mod zcatalog;
 
 pub use data::SetAttr;
 pub use error::{Error, Result};
@@ -138,7 +139,7 @@ pub struct Fs {
     gate: std::sync::RwLock<()>,
     failures: Failures,
     /// The Zarr store's catalog (`-o zarr`), made on first use.
-    catalog: Mutex<Option<Arc<zarr::Catalog>>>,
+    catalog: Mutex<Option<Arc<zcatalog::Catalog>>>,
 }
 
 /// A mutex's guard, also after a panic elsewhere while it was held: every

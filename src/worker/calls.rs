@@ -123,7 +123,21 @@ impl Workers {
     /// could not be. If reading them together fails the worker, each is
     /// read on its own, so only the damaged ones fail.
     pub fn attrs(&self, loc: &Loc) -> Result<Vec<(Vec<u8>, Result<AttrData>)>> {
-        match self.call(&Request::Attrs { loc: loc.clone() }, &[]) {
+        self.attrs_except(loc, &[])
+    }
+
+    /// Every attribute but those named in `skip`, each read or the reason
+    /// it could not be.
+    pub fn attrs_except(
+        &self,
+        loc: &Loc,
+        skip: &[Vec<u8>],
+    ) -> Result<Vec<(Vec<u8>, Result<AttrData>)>> {
+        let req = Request::Attrs {
+            loc: loc.clone(),
+            skip: skip.to_vec(),
+        };
+        match self.call(&req, &[]) {
             Ok((Reply::Attrs(a), _)) => return Ok(a),
             Ok((other, _)) => return Err(unexpected("attributes", other)),
             Err(e) if !matches!(e.kind, ErrorKind::Crashed | ErrorKind::TimedOut) => return Err(e),
@@ -132,6 +146,7 @@ impl Workers {
         let names = self.attr_names(loc)?;
         Ok(names
             .into_iter()
+            .filter(|n| !skip.contains(n))
             .map(|n| {
                 let v = self.read_attr(loc, &n);
                 (n, v)

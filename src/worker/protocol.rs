@@ -70,6 +70,8 @@ pub enum Request {
     /// Every attribute of an object, each read or the reason it could not be.
     Attrs {
         loc: Loc,
+        /// Attributes not read (nor listed).
+        skip: Vec<Vec<u8>>,
     },
     ReadElements {
         loc: Loc,
@@ -267,7 +269,7 @@ impl Request {
             | Request::Datatype { loc }
             | Request::AttrNames { loc }
             | Request::ReadAttr { loc, .. }
-            | Request::Attrs { loc }
+            | Request::Attrs { loc, .. }
             | Request::ReadElements { loc, .. }
             | Request::ReadValues { loc }
             | Request::ReadChunks { loc, .. }

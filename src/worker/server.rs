@@ -208,12 +208,13 @@ impl Worker {
             Request::Datatype { loc } => Reply::Type(self.file()?.datatype(&loc)?),
             Request::AttrNames { loc } => Reply::Names(self.file()?.attr_names(&loc)?),
             Request::ReadAttr { loc, name } => Reply::Attr(self.file()?.read_attr(&loc, &name)?),
-            Request::Attrs { loc } => {
+            Request::Attrs { loc, skip } => {
                 let file = self.file()?;
                 let names = file.attr_names(&loc)?;
                 Reply::Attrs(
                     names
                         .into_iter()
+                        .filter(|n| !skip.contains(n))
                         .map(|n| {
                             let v = file.read_attr(&loc, &n);
                             (n, v)
