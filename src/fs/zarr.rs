@@ -19,7 +19,7 @@ use super::error::{io, show};
 use super::{Error, Fs, Result};
 use crate::encode::zarr::{chunk_key, consolidated_text, parse_chunk_key, to_text, zarray, zgroup};
 use crate::encode::zcodec::encode;
-use crate::model::ChunkData;
+use crate::model::{ChunkData, ChunkPlace};
 use crate::tree::{
     chunk_ino, DirEntry, EntryType, Found, Ino, Listing, Node, Planned, Target, View,
 };
@@ -30,6 +30,10 @@ use super::zcatalog::{Catalog, Entry, Kind, Serve, ZArray};
 const MAX_LISTED_CHUNKS: u64 = 1 << 20;
 /// Chunk positions asked about in one request when listing.
 const SIZES_BATCH: usize = 4096;
+/// Most chunk positions of an array whose chunks are read where they lie:
+/// libhdf5 1.10.8 finds a chunk's place by walking the whole index, so
+/// locating all of them costs the square of their number.
+const MAX_LOCATED: u64 = 4096;
 
 impl ZArray {
     /// Chunks per axis of the Zarr array (array element dimensions are one).
@@ -37,6 +41,25 @@ impl ZArray {
         let mut d = self.zgrid.clone();
         d.resize(self.meta.shape.len(), 1);
         d
+    }
+
+    /// Chunk positions of the dataset itself (its HDF5 chunk grid).
+    fn stored_count(&self) -> u64 {
+        self.grid
+            .iter()
+            .try_fold(1u64, |a, n| a.checked_mul(*n))
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Position `index` (C order) of the dataset's own chunk grid.
+    fn stored_grid(&self, index: u64) -> Vec<u64> {
+        let mut g = vec![0; self.grid.len()];
+        let mut rest = index;
+        for (slot, n) in g.iter_mut().zip(&self.grid).rev() {
+            *slot = rest % n.max(&1);
+            rest /= n.max(&1);
+        }
+        g
     }
 
     /// Whether the chunk at `grid` lies past the dataset's own extent.
@@ -211,6 +234,9 @@ impl Fs {
             _ if a.serve_absent => true,
             _ if a.beyond(grid) => false,
             Serve::Rows => true,
+            _ if self.place(node, &a, grid)?.is_some() => {
+                self.place(node, &a, grid)?.flatten().is_some()
+            }
             _ => {
                 let sizes = self
                     .h5(node)
@@ -282,9 +308,12 @@ impl Fs {
         }
         match &a.serve {
             Serve::Stored(p) => {
-                let mut got = h5
-                    .read_chunks(&a.loc, std::slice::from_ref(&grid))
-                    .map_err(failed)?;
+                let mut got = match self.read_in_place(node, &a, &grid)? {
+                    Some(c) => vec![c],
+                    None => h5
+                        .read_chunks(&a.loc, std::slice::from_ref(&grid))
+                        .map_err(failed)?,
+                };
                 let raw = match got.pop() {
                     Some(ChunkData::Stored {
                         filter_mask: 0,
@@ -319,6 +348,60 @@ impl Fs {
                 Ok(bytes)
             }
         }
+    }
+
+    /// The chunk at `grid` read where it lies (`pread`), for arrays of at
+    /// most [`MAX_LOCATED`] chunks, whose places are asked once; None for
+    /// others (read through libhdf5) and on a mount without direct reads.
+    fn read_in_place(&self, node: &Node, a: &ZArray, grid: &[u64]) -> Result<Option<ChunkData>> {
+        let (Some(source), Some(place)) = (&self.file.direct, self.place(node, a, grid)?) else {
+            return Ok(None);
+        };
+        let Some(place) = place else {
+            return Ok(None);
+        };
+        // A damaged index can claim any size: bounded by what a chunk may
+        // take compressed, and by the file (a short read is an error).
+        let most = a.chunk_bytes.saturating_mul(2).saturating_add(1 << 20);
+        if place.size > most {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        source
+            .read_at(&mut bytes, place.size as usize, self.file.base + place.addr)
+            .map_err(|e| Error::Io(format!("{}: chunk {grid:?}: {e}", show(&node.path))))?;
+        Ok(Some(ChunkData::Stored {
+            filter_mask: place.filter_mask,
+            bytes,
+        }))
+    }
+
+    /// Where the chunk at `grid` is stored (Some(None): never written), for
+    /// arrays whose chunks are located; None for the others.
+    fn place(&self, node: &Node, a: &ZArray, grid: &[u64]) -> Result<Option<Option<ChunkPlace>>> {
+        let n = a.stored_count();
+        if n > MAX_LOCATED || node.file != 0 || self.file.direct.is_none() {
+            return Ok(None);
+        }
+        if !matches!(a.serve, Serve::Stored(_)) || a.beyond(grid) {
+            return Ok(None);
+        }
+        let places = match a.places.get() {
+            Some(p) => p,
+            None => {
+                let grids: Vec<Vec<u64>> = (0..n).map(|i| a.stored_grid(i)).collect();
+                let found = self
+                    .h5(node)
+                    .chunk_locations(&a.loc, &grids)
+                    .map_err(|e| io(&node.path, e))?;
+                a.places.get_or_init(|| found)
+            }
+        };
+        let index = grid
+            .iter()
+            .zip(&a.grid)
+            .fold(0u64, |acc, (g, n)| acc * n + g);
+        Ok(places.get(index as usize).copied())
     }
 
     fn decoded_chunk(&self, node: &Node, a: &ZArray, grid: &[u64]) -> Result<Vec<u8>> {

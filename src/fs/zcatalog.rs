@@ -20,7 +20,7 @@ use crate::encode::zarr::{
 };
 use crate::encode::zdims::{assign, Dim, Var};
 use crate::model::{
-    DatasetInfo, DirectLayout, H5Path, LinkKind, Loc, ObjectInfo, ObjectKind, Value,
+    ChunkPlace, DatasetInfo, DirectLayout, H5Path, LinkKind, Loc, ObjectInfo, ObjectKind, Value,
 };
 use crate::tree::{Found, Node};
 
@@ -55,6 +55,9 @@ pub(super) struct ZArray {
     pub zgrid: Vec<u64>,
     /// One element of the fill value, as h5py holds it.
     pub fill: Vec<u8>,
+    /// Where each chunk of the dataset's grid is stored, once asked (None:
+    /// never written).
+    pub places: std::sync::OnceLock<Vec<Option<ChunkPlace>>>,
     /// The dataset's shape and chunk shape (without array element
     /// dimensions) and element size (with them).
     pub ds_shape: Vec<u64>,
@@ -483,6 +486,7 @@ fn array_of(
         zgrid: grid.clone(),
         grid,
         fill: fill_bytes,
+        places: std::sync::OnceLock::new(),
         ds_shape: shape.clone(),
         ds_chunks: chunks.clone(),
         itemsize: meta.ty.size() as u64,
