@@ -334,7 +334,15 @@ impl Fs {
     fn shown(&self, ino: Ino) -> String {
         match self.tree.node(ino) {
             Some(n) => match &n.kind {
+                NodeKind::View { view, .. } if view.option_name() == "zarr" => {
+                    format!(
+                        "{}/{}",
+                        show(&n.path).trim_end_matches('/'),
+                        show(view.suffix())
+                    )
+                }
                 NodeKind::View { view, .. } => show(&view.name(&n.path)),
+                NodeKind::Chunk { index, .. } => format!("{} (chunk {index})", show(&n.path)),
                 NodeKind::Symlink { .. } => format!("(symlink, inode {ino})"),
                 _ => show(&n.path),
             },

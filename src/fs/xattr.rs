@@ -24,7 +24,7 @@ fn user_attr_name(name: &[u8]) -> Option<Result<&[u8]>> {
 fn has_attributes(node: &Node) -> bool {
     matches!(
         node.kind,
-        NodeKind::Group | NodeKind::Dataset | NodeKind::Datatype
+        NodeKind::Group | NodeKind::Dataset | NodeKind::Datatype | NodeKind::Array
     )
 }
 

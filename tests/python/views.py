@@ -254,9 +254,10 @@ class Checker:
         try:
             d = gdal.Open(path.decode("utf-8", "surrogateescape"))
         except RuntimeError as e:
-            # ENVI's 64-bit integer codes 14 and 15 are read from GDAL 3.7 on.
+            # ENVI's 64-bit integer codes 14 and 15: Debian 12's GDAL 3.6
+            # refuses them (later releases read them).
             if data.dtype.kind in "iu" and data.dtype.itemsize == 8 and \
-                    "data_type" in str(e) and gdal.VersionInfo() < "3070000":
+                    "data_type" in str(e) and int(gdal.VersionInfo()) < 3070000:
                 self.counts["envi_int64_gdal_too_old"] = \
                     self.counts.get("envi_int64_gdal_too_old", 0) + 1
                 return
