@@ -185,9 +185,9 @@ fn corpus_matches_h5py_with_filter_plugins() {
     );
 }
 
-/// Every corpus file as a Zarr store (`-o zarr`): zarr-python (Debian's 2.x)
-/// reads every array as h5py does, consolidated and not, and chunk files
-/// served as stored hold the stored chunks.
+/// Every corpus file as a Zarr store (`-o zarr`): zarr-python 2 (Debian's)
+/// and 3 read every array as h5py does, consolidated and not, and chunk
+/// files served as stored hold the stored chunks.
 #[test]
 fn corpus_as_zarr_stores_matches_h5py() {
     if !fuse_available("corpus_as_zarr_stores_matches_h5py") {
@@ -203,15 +203,42 @@ fn corpus_as_zarr_stores_matches_h5py() {
         }
         let m = Mount::with(&f, &["-o", "zarr"], &env);
         let json = m.dir.path().join("zarr.json");
+        let npz = m.dir.path().join("want.npz");
         let out = std::process::Command::new(PYTHON)
             .arg(repo().join("tests/python/zarr_check.py"))
             .arg(&m.mnt)
             .arg(&f)
+            .arg("--expected-only")
+            .arg(&npz)
             .arg("--json-out")
             .arg(&json)
             .envs(env)
             .output()
             .unwrap();
+        // zarr-python 3 (its own venv) against the arrays h5py gave.
+        let json3 = m.dir.path().join("zarr3.json");
+        let out3 = std::process::Command::new(repo().join(".venv-zarr/bin/python"))
+            .arg(repo().join("tests/python/zarr_check.py"))
+            .arg(&m.mnt)
+            .arg("--against")
+            .arg(&npz)
+            .arg("--json-out")
+            .arg(&json3)
+            .output()
+            .expect("run .venv-zarr/bin/python (scripts/setup makes it)");
+        match std::fs::read_to_string(&json3) {
+            Ok(t) => {
+                let r: serde_json::Value = serde_json::from_str(&t).unwrap();
+                for mm in r["mismatches"].as_array().into_iter().flatten() {
+                    failures.push(format!("{} (zarr 3): {mm}", rel(&f)));
+                }
+            }
+            Err(_) => failures.push(format!(
+                "{}: no zarr 3 report: {}",
+                rel(&f),
+                String::from_utf8_lossy(&out3.stderr)
+            )),
+        }
         let Ok(text) = std::fs::read_to_string(&json) else {
             failures.push(format!(
                 "{}: no report: {}",

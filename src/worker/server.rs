@@ -120,7 +120,12 @@ impl Output<'_> {
         if self.spilled.is_none() && self.used + n <= self.shm.len() {
             let start = self.used;
             self.used += n;
-            return &mut self.shm.bytes_mut()[start..start + n];
+            // Zeroed: libhdf5 leaves some bytes unwritten (compound padding,
+            // a chunk's part past the extent), which must not show what an
+            // earlier request left in the shared buffer.
+            let out = &mut self.shm.bytes_mut()[start..start + n];
+            out.fill(0);
+            return out;
         }
         let used = self.used;
         let shm = &mut *self.shm;

@@ -343,9 +343,11 @@ class Checker:
 
 def drop_metadata(dt):
     """`dt` without h5py's metadata (enum members, string encodings), which
-    np.save does not keep (numpy 1.24 still writes it for fields)."""
+    np.save does not keep (numpy 1.24 still writes it for fields), its
+    fields in offset order."""
     if dt.fields is not None:
-        names = list(dt.names)
+        # In offset order, the only order np.save can write.
+        names = sorted(dt.names, key=lambda n: dt.fields[n][1])
         return np.dtype({"names": names,
                          "formats": [drop_metadata(dt.fields[n][0]) for n in names],
                          "offsets": [dt.fields[n][1] for n in names],
