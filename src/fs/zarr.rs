@@ -225,10 +225,7 @@ impl Fs {
         let a = self.zarr_array(node)?;
         let key = parse_chunk_key(name, &a.key_dims()).ok_or(Error::NotFound)?;
         let grid = &key[..a.zgrid.len()];
-        let index = grid
-            .iter()
-            .zip(&a.zgrid)
-            .fold(0u64, |acc, (g, n)| acc * n + g);
+        let index = linear(grid, &a.zgrid).ok_or(Error::NotFound)?;
         let c = chunk_ino(ino, index).ok_or(Error::NotFound)?;
         let present = match a.serve {
             _ if a.serve_absent => true,
@@ -293,6 +290,17 @@ impl Fs {
     pub(super) fn zarr_chunk(&self, node: &Node, index: u64) -> Result<Vec<u8>> {
         let a = self.zarr_array(node)?;
         let grid = a.grid_of(index);
+        // A chunk is held whole here and in a worker: bounded as for reads
+        // of the dataset file (a damaged layout can claim any size).
+        let most = self.opts.workers.memory / 4;
+        if a.chunk_bytes > most {
+            return Err(Error::Io(format!(
+                "{}: chunks of {} bytes are more than a libhdf5 worker may hold for one ({} MiB, a quarter of hdf5_memory)",
+                show(&node.path),
+                a.chunk_bytes,
+                most >> 20
+            )));
+        }
         let whole = a.chunk_bytes as usize;
         let h5 = self.h5(node);
         let failed = |e| io(&node.path, e);
@@ -366,9 +374,12 @@ impl Fs {
         if place.size > most {
             return Ok(None);
         }
+        let Some(at) = self.file.base.checked_add(place.addr) else {
+            return Ok(None);
+        };
         let mut bytes = Vec::new();
         source
-            .read_at(&mut bytes, place.size as usize, self.file.base + place.addr)
+            .read_at(&mut bytes, place.size as usize, at)
             .map_err(|e| Error::Io(format!("{}: chunk {grid:?}: {e}", show(&node.path))))?;
         Ok(Some(ChunkData::Stored {
             filter_mask: place.filter_mask,
@@ -397,10 +408,9 @@ impl Fs {
                 a.places.get_or_init(|| found)
             }
         };
-        let index = grid
-            .iter()
-            .zip(&a.grid)
-            .fold(0u64, |acc, (g, n)| acc * n + g);
+        let Some(index) = linear(grid, &a.grid) else {
+            return Ok(None);
+        };
         Ok(places.get(index as usize).copied())
     }
 
@@ -416,5 +426,26 @@ impl Fs {
                 show(&node.path)
             ))),
         }
+    }
+}
+
+/// The C-order index of grid position `grid` in a grid of `dims`, if it
+/// fits in 64 bits.
+fn linear(grid: &[u64], dims: &[u64]) -> Option<u64> {
+    grid.iter()
+        .zip(dims)
+        .try_fold(0u64, |acc, (g, n)| acc.checked_mul(*n)?.checked_add(*g))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::linear;
+
+    #[test]
+    fn grid_positions_index_without_overflow() {
+        assert_eq!(linear(&[1, 2], &[3, 4]), Some(6));
+        assert_eq!(linear(&[], &[]), Some(0));
+        assert_eq!(linear(&[1, 0], &[u64::MAX, u64::MAX]), Some(u64::MAX));
+        assert_eq!(linear(&[2, 0], &[u64::MAX, u64::MAX]), None);
     }
 }
