@@ -20,6 +20,9 @@
 
 use super::raster::{number, Num, Raster};
 
+/// Longest `description` text written (GDAL's line limit is 10,000).
+const MAX_DESCRIPTION: usize = 8000;
+
 /// Most bands GDAL's ENVI driver opens.
 const MAX_BANDS: u64 = 65536;
 
@@ -81,7 +84,13 @@ pub fn header(r: &Raster) -> Option<Vec<u8>> {
     }
     let mut desc = format!("HDF5 dataset {}", r.path);
     for (k, v) in &r.notes {
-        desc.push_str(&format!("; {k} = {v}"));
+        let note = format!("; {k} = {v}");
+        // GDAL reads header lines of up to 10,000 characters: a longer
+        // `description` would lose its closing brace, and the keys after it.
+        if desc.len() + note.len() > MAX_DESCRIPTION {
+            break;
+        }
+        desc.push_str(&note);
     }
     let mut t = String::from("ENVI\n");
     t.push_str(&format!("description = {{{}}}\n", braced(&desc)));
@@ -163,6 +172,18 @@ mod tests {
         assert!(text(&r).contains("map info = {Arbitrary, 1.5, 1.5, 10, 50, 0.25, 0.5}\n"));
         r.axes[0].as_mut().unwrap().spacing = 0.5;
         assert!(!text(&r).contains("map info"));
+    }
+
+    #[test]
+    fn description_fits_on_a_line_gdal_reads() {
+        let mut r = raster(Num::U8, &[2, 2]);
+        r.notes = (0..20)
+            .map(|i| (format!("n{i}"), "x".repeat(1000)))
+            .collect();
+        let t = text(&r);
+        let line = t.lines().find(|l| l.starts_with("description")).unwrap();
+        assert!(line.len() < 10_000 && line.ends_with('}'), "{}", line.len());
+        assert!(t.contains("\nsamples = 2\n"));
     }
 
     #[test]
