@@ -184,18 +184,13 @@ impl Fs {
         }
         if a.serve != Serve::Rows && !a.serve_absent {
             let mut out = Vec::new();
-            let all: Vec<u64> = (0..n).collect();
-            for batch in all.chunks(SIZES_BATCH) {
-                let grids: Vec<Vec<u64>> = batch
-                    .iter()
-                    .map(|i| a.grid_of(*i))
-                    .filter(|g| !a.beyond(g))
-                    .collect();
-                let batch: Vec<u64> = batch
-                    .iter()
-                    .copied()
-                    .filter(|i| !a.beyond(&a.grid_of(*i)))
-                    .collect();
+            // Positions past the dataset's own extent hold nothing stored.
+            let inside: Vec<(u64, Vec<u64>)> = (0..n)
+                .map(|i| (i, a.grid_of(i)))
+                .filter(|(_, g)| !a.beyond(g))
+                .collect();
+            for batch in inside.chunks(SIZES_BATCH) {
+                let grids: Vec<Vec<u64>> = batch.iter().map(|(_, g)| g.clone()).collect();
                 let sizes = self
                     .h5(node)
                     .chunk_sizes(&a.loc, &grids)
@@ -203,10 +198,9 @@ impl Fs {
                 out.extend(
                     batch
                         .iter()
-                        .zip(grids)
                         .zip(sizes)
                         .filter(|(_, s)| *s > 0)
-                        .map(|((i, g), _)| (*i, g)),
+                        .map(|(ig, _)| ig.clone()),
                 );
             }
             return Ok(out);
@@ -231,16 +225,16 @@ impl Fs {
             _ if a.serve_absent => true,
             _ if a.beyond(grid) => false,
             Serve::Rows => true,
-            _ if self.place(node, &a, grid)?.is_some() => {
-                self.place(node, &a, grid)?.flatten().is_some()
-            }
-            _ => {
-                let sizes = self
-                    .h5(node)
-                    .chunk_sizes(&a.loc, &[grid.to_vec()])
-                    .map_err(|e| io(&node.path, e))?;
-                sizes.first().is_some_and(|s| *s > 0)
-            }
+            _ => match self.place(node, &a, grid)? {
+                Some(place) => place.is_some(),
+                None => {
+                    let sizes = self
+                        .h5(node)
+                        .chunk_sizes(&a.loc, &[grid.to_vec()])
+                        .map_err(|e| io(&node.path, e))?;
+                    sizes.first().is_some_and(|s| *s > 0)
+                }
+            },
         };
         if present {
             Ok(c)
