@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
+use crate::model::{parse_libver, ChunkCacheSpec, LibVer};
 use crate::tree::names::{View, HEADER_VIEWS};
 
 #[derive(Parser, Debug)]
@@ -17,6 +18,8 @@ use crate::tree::names::{View, HEADER_VIEWS};
     about = "Mount an HDF5 file as a directory tree (FUSE)",
     long_about = "Mount an HDF5 file as a directory tree: groups are directories, datasets are \
 raw binary files with a NAME.json sidecar, attributes are user.* extended attributes.\n\n\
+SOURCE may also be a directory: every HDF5 file in it (by signature) is a directory holding \
+that file's tree; other files show as themselves (read-only).\n\n\
 Unmount with `fusermount3 -u MOUNTPOINT` or `umount MOUNTPOINT`.",
     after_help = "Mount options (-o, comma-separated):\n  \
 ro                   read-only (the default)\n  \
@@ -33,13 +36,22 @@ hdf5_timeout=SECONDS longest one libhdf5 request may take (default 10, 60 with r
 hdf5_memory=MIB      memory limit of each libhdf5 worker process (default 1024)\n  \
 hdf5_workers=N       libhdf5 worker processes of a read-only mount (default: cores, 2 to 8)\n  \
 zarr                 show the file as a Zarr v2 store (read-only)\n  \
+driver=NAME          libhdf5 file driver: sec2 (default), stdio, core (whole file in memory),\n                       \
+family (SOURCE a pattern such as run-%05d.h5), split (SOURCE-m.h5, SOURCE-r.h5)\n  \
+memb_size=BYTES      family member size (default: as the file records it)\n  \
+meta_ext=, raw_ext=  split driver file extensions (default -m.h5, -r.h5)\n  \
+libver=LOW[:HIGH]    format bounds of new objects: earliest, v108, v110, latest\n  \
+rdcc_nbytes=, rdcc_nslots=, rdcc_w0=  libhdf5's chunk cache per dataset\n  \
+swmr                 open for SWMR reading (chosen anyway for a file an SWMR writer has open)\n  \
+refresh=SECONDS      how long sizes of a changing file are trusted (default 1)\n  \
+max_open=N           files of a directory mount open at once (default 256, less if few descriptors)\n  \
 views=LIST           header files beside datasets, LIST of npy, envi, nrrd, mhd joined by ':'\n                       \
 (views=npy:envi), or all; may be given more than once\n  \
 Generic mount options (dev, nosuid, noatime, _netdev, ...) are accepted and ignored.\n\n\
 Environment: RUST_LOG sets the log level; HDF5_PLUGIN_PATH finds filter plugins."
 )]
 pub struct Args {
-    /// The HDF5 file to mount
+    /// The HDF5 file to mount (or a directory of them, a family pattern, a split pair's name)
     pub file: PathBuf,
     /// An existing directory to mount it on
     pub mountpoint: PathBuf,
@@ -54,7 +66,7 @@ pub struct Args {
     pub verbose: u8,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MountOptions {
     /// `-o rw`: changes go into the file.
     pub read_write: bool,
@@ -81,7 +93,30 @@ pub struct MountOptions {
     pub views: Vec<View>,
     /// Show the file as a Zarr v2 store (`zarr`), read-only.
     pub zarr: bool,
+    /// libhdf5's file driver by name (`driver=`); None: from the source
+    /// (a family for a name with a `%d`, else sec2).
+    pub driver: Option<String>,
+    /// Size of each family member (`memb_size=BYTES`).
+    pub memb_size: Option<u64>,
+    /// Extensions of the split driver's two files (`meta_ext=`, `raw_ext=`).
+    pub meta_ext: Option<String>,
+    pub raw_ext: Option<String>,
+    /// Format bounds of objects created (`libver=`).
+    pub libver: Option<(LibVer, LibVer)>,
+    /// libhdf5's chunk cache (`rdcc_nbytes=`, `rdcc_nslots=`, `rdcc_w0=`).
+    pub chunk_cache: ChunkCacheSpec,
+    /// Open for SWMR reading (`swmr`); also chosen when a writer has it so.
+    pub swmr: bool,
+    /// How long sizes and structure are trusted before they are asked again
+    /// for a file that may change (`refresh=SECONDS`).
+    pub refresh: std::time::Duration,
+    /// Most files of a directory mount in use at once (`max_open=N`); None:
+    /// from the limit on open files.
+    pub max_open: Option<u32>,
 }
+
+/// Default of `refresh=`.
+pub const DEFAULT_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Default size of each libhdf5 worker's address space, in MiB.
 pub const DEFAULT_HDF5_MEMORY_MIB: u32 = 1024;
@@ -133,6 +168,15 @@ impl Default for MountOptions {
             hdf5_workers: None,
             views: Vec::new(),
             zarr: false,
+            driver: None,
+            memb_size: None,
+            meta_ext: None,
+            raw_ext: None,
+            libver: None,
+            chunk_cache: ChunkCacheSpec::default(),
+            swmr: false,
+            refresh: DEFAULT_REFRESH,
+            max_open: None,
         }
     }
 }
@@ -174,6 +218,19 @@ fn positive(key: &str, value: &str) -> Result<u32, String> {
         0 => Err(format!("{key} must be at least 1")),
         n => Ok(n),
     }
+}
+
+/// A byte count: digits, or with a K, M or G suffix (powers of 1024).
+fn big(key: &str, value: &str) -> Result<u64, String> {
+    let bad = || format!("invalid value for {key}: '{value}'");
+    let (digits, shift) = match value.as_bytes().last() {
+        Some(b'K' | b'k') => (&value[..value.len() - 1], 10),
+        Some(b'M' | b'm') => (&value[..value.len() - 1], 20),
+        Some(b'G' | b'g') => (&value[..value.len() - 1], 30),
+        _ => (value, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(1 << shift).ok_or_else(bad)
 }
 
 /// Parse every `-o` argument (each may hold several comma-separated options).
@@ -230,6 +287,36 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
                 o.views.sort();
                 o.views.dedup();
             }
+            ("driver", Some(v)) => match v {
+                "sec2" | "stdio" | "core" | "family" | "split" => o.driver = Some(v.into()),
+                _ => {
+                    return Err(format!(
+                        "unknown driver '{v}' (sec2, stdio, core, family or split)"
+                    ))
+                }
+            },
+            ("memb_size", Some(v)) => o.memb_size = Some(big(key, v)?.max(1)),
+            ("meta_ext", Some(v)) if !v.is_empty() => o.meta_ext = Some(v.into()),
+            ("raw_ext", Some(v)) if !v.is_empty() => o.raw_ext = Some(v.into()),
+            ("libver", Some(v)) => o.libver = Some(parse_libver(v)?),
+            ("rdcc_nbytes", Some(v)) => o.chunk_cache.nbytes = Some(big(key, v)?),
+            ("rdcc_nslots", Some(v)) => o.chunk_cache.nslots = Some(big(key, v)?),
+            ("rdcc_w0", Some(v)) => match v.parse::<f64>() {
+                Ok(w) if (0.0..=1.0).contains(&w) => o.chunk_cache.w0 = Some(w),
+                _ => return Err(format!("rdcc_w0 must be a number from 0 to 1, not '{v}'")),
+            },
+            ("swmr", None) => o.swmr = true,
+            ("max_open", Some(v)) => o.max_open = Some(positive(key, v)?),
+            ("refresh", Some(v)) => match v.parse::<f64>() {
+                Ok(s) if (0.0..=86400.0).contains(&s) => {
+                    o.refresh = std::time::Duration::from_secs_f64(s)
+                }
+                _ => {
+                    return Err(format!(
+                        "refresh must be a number of seconds from 0 to 86400, not '{v}'"
+                    ))
+                }
+            },
             // mount.fuse3 may pass these through; the mount table shows our own.
             ("fsname" | "subtype", Some(_)) => {}
             (k, None) if IGNORED.contains(&k) => {}
@@ -244,6 +331,15 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
             "options 'zarr' and 'views=' exclude each other (a Zarr store shows no dataset files)"
                 .into(),
         );
+    }
+    if o.memb_size.is_some() && o.driver.as_deref().is_some_and(|d| d != "family") {
+        return Err("option 'memb_size' is for driver=family".into());
+    }
+    if (o.meta_ext.is_some() || o.raw_ext.is_some()) && o.driver.as_deref() != Some("split") {
+        return Err("options 'meta_ext' and 'raw_ext' are for driver=split".into());
+    }
+    if o.swmr && o.read_write {
+        return Err("option 'swmr' is for reading: it cannot be combined with 'rw'".into());
     }
     if o.allow_other && o.allow_root {
         return Err("options 'allow_other' and 'allow_root' exclude each other".into());
@@ -341,6 +437,42 @@ mod tests {
         assert!(parse(&["views=npy:tiff"]).is_err());
         assert!(parse(&["views="]).is_err());
         assert!(parse(&["views=json"]).is_err());
+    }
+
+    #[test]
+    fn file_access_options() {
+        let o = parse(&["driver=family,memb_size=64K", "libver=v108"]).unwrap();
+        assert_eq!(o.driver.as_deref(), Some("family"));
+        assert_eq!(o.memb_size, Some(65536));
+        assert_eq!(o.libver, Some((LibVer::V108, LibVer::V110)));
+        let o = parse(&["rdcc_nbytes=4M,rdcc_nslots=10007,rdcc_w0=0.5"]).unwrap();
+        assert_eq!(
+            o.chunk_cache,
+            ChunkCacheSpec {
+                nslots: Some(10007),
+                nbytes: Some(4 << 20),
+                w0: Some(0.5)
+            }
+        );
+        let o = parse(&["driver=split,meta_ext=.meta,raw_ext=.raw"]).unwrap();
+        assert_eq!(o.meta_ext.as_deref(), Some(".meta"));
+        assert!(parse(&["memb_size=1000"]).is_ok());
+        assert!(parse(&["driver=core,memb_size=1000"]).is_err());
+        assert!(parse(&["meta_ext=.m"]).is_err());
+        assert!(parse(&["driver=mpio"])
+            .unwrap_err()
+            .contains("unknown driver"));
+        assert!(parse(&["rdcc_w0=1.5"]).is_err());
+        assert!(parse(&["rdcc_nbytes=lots"]).is_err());
+        assert!(parse(&["rdcc_nbytes=99999999999G"]).is_err());
+        assert!(parse(&["libver=v112"]).is_err());
+        assert!(parse(&["swmr,rw"]).is_err());
+        assert_eq!(parse(&["refresh=0.25"]).unwrap().refresh.as_millis(), 250);
+        assert_eq!(parse(&[]).unwrap().refresh, DEFAULT_REFRESH);
+        assert!(parse(&["refresh=-1"]).is_err());
+        assert!(parse(&["refresh=soon"]).is_err());
+        assert_eq!(parse(&["max_open=16"]).unwrap().max_open, Some(16));
+        assert!(parse(&["max_open=0"]).is_err());
     }
 
     #[test]

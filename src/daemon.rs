@@ -21,12 +21,17 @@ use fuser::{Config, MountOption, SessionACL};
 use log::{error, info};
 
 use crate::cli::{Args, MountOptions};
-use crate::fs::{Fs, FsOptions};
+use crate::direct::ChunkCache;
+use crate::fs::{Fs, FsOptions, Shared};
 use crate::fuse::H5Fuse;
 use crate::model::ErrorKind;
+use crate::model::{Access, Driver};
+use crate::multi::{DirMount, DirOptions, Mount};
+use crate::source::Target;
 use crate::sys;
 use crate::tree::View;
 use crate::worker::WorkerConfig;
+use crate::worker::WorkerPool;
 
 /// Names the pipe on which a background child reports that the mount is live.
 const NOTIFY_ENV: &str = "H5FS_NOTIFY_FD";
@@ -41,9 +46,21 @@ fn fatal<T>(msg: impl Into<String>) -> Result<T, Fatal> {
 }
 
 pub fn run(args: Args, opts: MountOptions) -> Result<(), Fatal> {
-    check_inputs(&args.file, &args.mountpoint)?;
-    if opts.read_write {
-        if let Err(e) = sys::can_write(&args.file) {
+    let target = crate::source::resolve_target(&args.file, &opts).map_err(Fatal)?;
+    check_mountpoint(&args.mountpoint)?;
+    if let Target::Dir(dir) = &target {
+        // The daemon would read its own mount, and wait on itself.
+        let mp = std::fs::canonicalize(&args.mountpoint).unwrap_or_default();
+        if mp.starts_with(dir) {
+            return fatal(format!(
+                "mountpoint {}: inside the directory mounted ({}); choose one outside it",
+                args.mountpoint.display(),
+                args.file.display()
+            ));
+        }
+    }
+    if let (true, Target::File(source)) = (opts.read_write, &target) {
+        if let Err(e) = sys::can_write(source.first_part()) {
             return fatal(format!(
                 "{}: not writable by you; -o rw needs write permission ({})",
                 args.file.display(),
@@ -57,23 +74,10 @@ pub fn run(args: Args, opts: MountOptions) -> Result<(), Fatal> {
     if !args.foreground && notify.is_none() {
         return spawn_background();
     }
-    serve(&args, &opts, notify)
+    serve(&args, &opts, &target, notify)
 }
 
-fn check_inputs(file: &Path, mountpoint: &Path) -> Result<(), Fatal> {
-    match std::fs::metadata(file) {
-        Err(e) => return fatal(format!("{}: {}", file.display(), describe_io(&e))),
-        Ok(m) if m.is_dir() => {
-            return fatal(format!(
-                "{}: is a directory, not an HDF5 file",
-                file.display()
-            ))
-        }
-        Ok(_) => {}
-    }
-    if let Err(e) = File::open(file) {
-        return fatal(format!("{}: {}", file.display(), describe_io(&e)));
-    }
+fn check_mountpoint(mountpoint: &Path) -> Result<(), Fatal> {
     match std::fs::metadata(mountpoint) {
         Err(e) => {
             return fatal(format!(
@@ -173,7 +177,12 @@ fn spawn_background() -> Result<(), Fatal> {
     }
 }
 
-fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fatal> {
+fn serve(
+    args: &Args,
+    opts: &MountOptions,
+    target: &Target,
+    notify: Option<i32>,
+) -> Result<(), Fatal> {
     // The pipe to the waiting caller is ours alone: a worker holding it
     // would keep the caller waiting.
     let notify = notify.map(sys::adopt_fd);
@@ -197,54 +206,38 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
         (Some(_), Some(f)) => f.try_clone().ok(),
         (Some(_), None) => OpenOptions::new().write(true).open("/dev/null").ok(),
     };
-    let canonical_file = std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone());
-    let fs = Fs::new(
-        &canonical_file,
-        FsOptions {
-            uid: opts.uid.unwrap_or(uid),
-            gid: opts.gid.unwrap_or(gid),
-            umask: opts.umask,
-            writable: opts.read_write,
-            chunk_cache_bytes: opts.chunk_cache_mib << 20,
-            read_ahead: opts.direct_io,
-            workers: WorkerConfig {
-                exe: std::env::current_exe()
-                    .map_err(|e| Fatal(format!("cannot find own binary: {e}")))?,
-                timeout: opts.hdf5_timeout(),
-                memory: u64::from(opts.hdf5_memory_mib) << 20,
-                max_workers: opts
-                    .hdf5_workers(std::thread::available_parallelism().map_or(2, |n| n.get())),
-                stderr: log.map(Arc::new),
-            },
-            views: std::iter::once(View::Sidecar)
-                .chain(opts.views.iter().copied())
-                .collect(),
-            zarr: opts.zarr,
+    let fs_opts = FsOptions {
+        uid: opts.uid.unwrap_or(uid),
+        gid: opts.gid.unwrap_or(gid),
+        umask: opts.umask,
+        writable: opts.read_write,
+        chunk_cache_bytes: opts.chunk_cache_mib << 20,
+        read_ahead: opts.direct_io,
+        workers: WorkerConfig {
+            exe: std::env::current_exe()
+                .map_err(|e| Fatal(format!("cannot find own binary: {e}")))?,
+            timeout: opts.hdf5_timeout(),
+            memory: u64::from(opts.hdf5_memory_mib) << 20,
+            max_workers: opts
+                .hdf5_workers(std::thread::available_parallelism().map_or(2, |n| n.get())),
+            stderr: log.map(Arc::new),
         },
-    )
-    .map_err(|e| {
-        let f = args.file.display();
-        Fatal(match e.kind {
-            ErrorKind::NotHdf5 => format!("{f}: not an HDF5 file"),
-            ErrorKind::Locked if opts.read_write => format!(
-                "{f}: open in another process; -o rw needs it to itself: {}",
-                e.msg
-            ),
-            ErrorKind::Locked => format!(
-                "{f}: locked by another process (is it open for writing elsewhere?): {}",
-                e.msg
-            ),
-            ErrorKind::MarkedOpen => format!(
-                "{f}: marked as open for writing (left so by a program that stopped without \
-                 closing it; if nothing has it open, `h5clear -s {f}` clears the mark): {}",
-                e.msg
-            ),
-            _ => format!(
-                "{f}: cannot open as HDF5 (truncated or corrupt?): {}",
-                e.msg
-            ),
-        })
-    })?;
+        views: std::iter::once(View::Sidecar)
+            .chain(opts.views.iter().copied())
+            .collect(),
+        zarr: opts.zarr,
+        refresh: opts.refresh,
+    };
+    let (fs, fsname) = match target {
+        Target::File(source) => (
+            Mount::single(Arc::new(open_file(args, opts, source, fs_opts)?)),
+            source.name.display().to_string(),
+        ),
+        Target::Dir(dir) => (
+            Mount::directory(open_directory(dir, opts, fs_opts)),
+            dir.display().to_string(),
+        ),
+    };
     let fs = Arc::new(fs);
 
     let mut mount_options = vec![
@@ -253,7 +246,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
         } else {
             MountOption::RO
         },
-        MountOption::FSName(canonical_file.display().to_string()),
+        MountOption::FSName(fsname),
         MountOption::Subtype("h5fs".into()),
         MountOption::NoDev,
         MountOption::NoSuid,
@@ -285,6 +278,7 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
             args.mountpoint.display()
         ))
     })?;
+    fs.set_notifier(session.notifier());
     info!(
         "mounted {} on {}",
         args.file.display(),
@@ -312,6 +306,72 @@ fn serve(args: &Args, opts: &MountOptions, notify: Option<i32>) -> Result<(), Fa
     let result = session.run();
     drop(fs);
     result.map_err(|e| Fatal(format!("session ended with an error: {e}")))
+}
+
+/// Open one file (family, split pair) for the mount; its failure as the
+/// one line a user reads.
+fn open_file(
+    args: &Args,
+    opts: &MountOptions,
+    source: &crate::source::Source,
+    fs_opts: FsOptions,
+) -> Result<Fs, Fatal> {
+    Fs::new(source, fs_opts).map_err(|e| {
+        let f = args.file.display();
+        Fatal(match e.kind {
+            ErrorKind::NotHdf5 => format!("{f}: not an HDF5 file"),
+            ErrorKind::Locked if opts.read_write => format!(
+                "{f}: open in another process; -o rw needs it to itself: {}",
+                e.msg
+            ),
+            ErrorKind::Locked => format!(
+                "{f}: locked by another process (is it open for writing elsewhere?): {}",
+                e.msg
+            ),
+            ErrorKind::MarkedOpen => format!(
+                "{f}: marked as open for writing (left so by a program that stopped without \
+                 closing it; if nothing has it open, `h5clear -s {f}` clears the mark): {}",
+                e.msg
+            ),
+            _ => format!(
+                "{f}: cannot open as HDF5 (truncated or corrupt?): {}",
+                e.msg
+            ),
+        })
+    })
+}
+
+/// A directory mount: its files share libhdf5 workers and a chunk cache.
+fn open_directory(dir: &Path, opts: &MountOptions, mut fs_opts: FsOptions) -> DirMount {
+    let max_open = opts
+        .max_open
+        .map_or_else(sys::default_max_open, |n| n as usize);
+    let workers = fs_opts.workers.max_workers.max(1);
+    let shared = Shared {
+        pool: WorkerPool::new(fs_opts.workers.clone(), (max_open / workers).max(1) as u32),
+        chunks: Arc::new(ChunkCache::new(fs_opts.chunk_cache_bytes)),
+    };
+    // Read-ahead threads are per file: none for a tree of files.
+    fs_opts.read_ahead = false;
+    fs_opts.writable = false;
+    let access = Access {
+        driver: match opts.driver.as_deref() {
+            Some("stdio") => Driver::Stdio,
+            _ => Driver::Sec2,
+        },
+        libver: opts.libver,
+        chunk_cache: opts.chunk_cache,
+        swmr: opts.swmr,
+    };
+    DirMount::new(
+        dir.to_path_buf(),
+        DirOptions {
+            file: fs_opts,
+            access,
+            max_open,
+        },
+        shared,
+    )
 }
 
 /// Readahead window of the mount, in KiB: sequential readers get several

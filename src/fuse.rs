@@ -1,5 +1,6 @@
-//! The thin FUSE adapter: each handler calls the core ([`crate::fs::Fs`]) and
-//! either replies or maps the error to its errno. No rules live here.
+//! The thin FUSE adapter: each handler calls the core ([`crate::multi::Mount`],
+//! one file's [`crate::fs::Fs`] or a directory of files) and either replies
+//! or maps the error to its errno. No rules live here.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -13,7 +14,8 @@ use fuser::{
     ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request, TimeOrNow,
 };
 
-use crate::fs::{Attr, Error, Fs, OpenMode, RenameFlags, SetAttr, Xattr};
+use crate::fs::{Attr, Error, OpenMode, RenameFlags, SetAttr, Xattr};
+use crate::multi::{Mount, OpenCache};
 use crate::tree::EntryType;
 
 /// The file does not change under a read-only mount, so the kernel may cache
@@ -26,7 +28,7 @@ const TTL_RW: Duration = Duration::ZERO;
 const IO_SIZE: u32 = 1 << 20;
 
 pub struct H5Fuse {
-    fs: Arc<Fs>,
+    fs: Arc<Mount>,
     writable: bool,
     /// Reads bypass the kernel page cache (`-o direct_io`).
     direct_io: bool,
@@ -34,12 +36,19 @@ pub struct H5Fuse {
 }
 
 impl H5Fuse {
-    pub fn new(fs: Arc<Fs>, writable: bool, direct_io: bool) -> Self {
+    pub fn new(fs: Arc<Mount>, writable: bool, direct_io: bool) -> Self {
+        // Files that change under the mount (an SWMR writer's, a directory's):
+        // names and sizes are asked again after the refresh time.
+        let changing = fs.refresh_interval();
         H5Fuse {
             fs,
             writable,
             direct_io,
-            ttl: if writable { TTL_RW } else { TTL_RO },
+            ttl: match (writable, changing) {
+                (true, _) => TTL_RW,
+                (false, Some(t)) => t,
+                (false, None) => TTL_RO,
+            },
         }
     }
 
@@ -53,11 +62,17 @@ impl H5Fuse {
     /// Reads of a read-only mount may be cached by the kernel across opens;
     /// a writable mount goes to h5fs every time (sizes change by whole rows),
     /// and so does `-o direct_io` (faster single reads, no cache for re-reads).
-    fn open_flags(&self) -> FopenFlags {
-        if self.writable || self.direct_io {
+    /// A file that grows meanwhile (an SWMR writer's) is read past the
+    /// kernel's cache, where a cached page past the old end would hide the
+    /// new bytes; a plain file of a directory mount drops cached pages at
+    /// open.
+    fn open_flags(&self, cache: OpenCache) -> FopenFlags {
+        if self.writable || self.direct_io || cache == OpenCache::Direct {
             FopenFlags::FOPEN_DIRECT_IO
-        } else {
+        } else if cache == OpenCache::Keep {
             FopenFlags::FOPEN_KEEP_CACHE
+        } else {
+            FopenFlags::empty()
         }
     }
 }
@@ -124,6 +139,10 @@ impl Filesystem for H5Fuse {
         self.entry(reply, self.fs.lookup(parent.0, name.as_bytes()));
     }
 
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.fs.forget(ino.0, nlookup);
+    }
+
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.fs.getattr(ino.0) {
             Ok(a) => reply.attr(&self.ttl, &to_file_attr(&a)),
@@ -168,7 +187,7 @@ impl Filesystem for H5Fuse {
             truncate: flags.0 & libc::O_TRUNC != 0,
         };
         match self.fs.open(ino.0, mode) {
-            Ok(fh) => reply.opened(FileHandle(fh), self.open_flags()),
+            Ok((fh, cache)) => reply.opened(FileHandle(fh), self.open_flags(cache)),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -189,7 +208,7 @@ impl Filesystem for H5Fuse {
                 &to_file_attr(&a),
                 Generation(0),
                 FileHandle(fh),
-                self.open_flags(),
+                self.open_flags(OpenCache::Keep),
             ),
             Err(e) => reply.error(errno(&e)),
         }

@@ -11,6 +11,8 @@ pub mod fs;
 pub mod fuse;
 pub mod h5;
 pub mod model;
+pub mod multi;
+pub mod source;
 pub mod sys;
 pub mod tree;
 pub mod worker;

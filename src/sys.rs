@@ -75,6 +75,34 @@ pub fn can_write(path: &Path) -> std::io::Result<()> {
 }
 
 /// The real uid and gid of this process.
+/// Files of a directory mount in use at once, by default: 256, or a
+/// quarter of the open-file limit where that is lower. The soft limit is
+/// raised to the hard one first (each file in use may hold a descriptor in
+/// the daemon besides those of the workers).
+pub fn default_max_open() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct we own.
+    let soft = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 64;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+        lim.rlim_cur
+    };
+    ((soft / 4) as usize).clamp(16, 256)
+}
+
 pub fn ids() -> (u32, u32) {
     // SAFETY: getuid/getgid cannot fail.
     unsafe { (libc::getuid(), libc::getgid()) }

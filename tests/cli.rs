@@ -69,7 +69,14 @@ fn bad_inputs_are_refused_clearly() {
     std::fs::write(&corrupt, &garbage).unwrap();
     refuses(&[&corrupt, &mnt], &[], &mnt, "cannot open as HDF5");
 
-    refuses(&[t.path(), &mnt], &[], &mnt, "is a directory");
+    // A directory is a directory mount, but not onto a mount point inside it.
+    refuses(&[t.path(), &mnt], &[], &mnt, "inside the directory mounted");
+    refuses(
+        &[t.path(), &mnt],
+        &["-o", "rw"],
+        &mnt,
+        "a directory mount is read-only",
+    );
 
     let nodir = t.path().join("nodir");
     refuses(&[&good, &nodir], &[], &nodir, "no such file");

@@ -30,11 +30,16 @@ fn options(writable: bool) -> FsOptions {
         },
         views: vec![View::Sidecar],
         zarr: false,
+        refresh: std::time::Duration::from_secs(1),
     }
 }
 
+fn source(file: &Path) -> h5fs::source::Source {
+    h5fs::source::resolve(file, &h5fs::cli::MountOptions::default()).expect("a file")
+}
+
 fn open(file: &Path, writable: bool) -> Arc<Fs> {
-    Arc::new(Fs::new(file, options(writable)).expect("open the file"))
+    Arc::new(Fs::new(&source(file), options(writable)).expect("open the file"))
 }
 
 fn errno<T: std::fmt::Debug>(r: Result<T, Error>) -> i32 {
@@ -241,7 +246,7 @@ fn chunks_too_large_for_a_worker_are_refused_at_once() {
     );
     let mut opts = options(false);
     opts.workers.memory = 256 << 20;
-    let fs = Arc::new(Fs::new(&file, opts).unwrap());
+    let fs = Arc::new(Fs::new(&source(&file), opts).unwrap());
     let d = fs.lookup(fs.root(), b"big").unwrap();
     assert_eq!(d.size, 80 << 20, "stat still works");
     let fh = fs.open(d.ino, OpenMode::default()).unwrap();

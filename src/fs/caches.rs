@@ -22,6 +22,8 @@ const CONTENT_CACHE_BYTES: usize = 64 << 20;
 pub struct Caches {
     /// Bumped by every invalidation.
     pub generation: u64,
+    /// When the cache was last emptied by [`Caches::expire`].
+    emptied: Option<std::time::Instant>,
     pub datasets: HashMap<Ino, Arc<OpenDataset>>,
     pub contents: HashMap<Ino, Arc<Vec<u8>>>,
     content_bytes: usize,
@@ -33,6 +35,17 @@ impl Caches {
         self.generation += 1;
         self.datasets.remove(&ino);
         self.clear_contents();
+    }
+
+    /// Forget everything kept once it is `every` old: for a file that
+    /// changes under the mount (an SWMR writer's), sizes and rendered
+    /// descriptions are asked again at that pace.
+    pub fn expire(&mut self, every: std::time::Duration) {
+        let now = std::time::Instant::now();
+        if self.emptied.is_none_or(|t| now.duration_since(t) >= every) {
+            self.clear();
+            self.emptied = Some(now);
+        }
     }
 
     /// Forget every open dataset and rendered content.

@@ -8,7 +8,7 @@ use super::shape::{row_bytes, with_rows};
 use super::{lock, Attr, Error, Fs, Result};
 use crate::encode::sidecar::Representation;
 
-use crate::tree::{Ino, Node, NodeKind};
+use crate::tree::{Ino, Node, NodeKind, View};
 
 /// The parts of setattr h5fs acts on; mode, owner and times are accepted and
 /// not stored (HDF5 has nowhere to keep them).
@@ -31,6 +31,14 @@ impl Fs {
             Handle::Reader { .. } | Handle::StagedReader { .. } => return Err(Error::BadHandle),
         };
         let node = self.node(ino)?;
+        if let NodeKind::View {
+            view: View::UserBlock,
+            ..
+        } = node.kind
+        {
+            self.write_userblock(offset, data)?;
+            return Ok(data.len() as u32);
+        }
         if node.kind != NodeKind::Dataset {
             return Err(Error::Invalid("not a dataset".into()));
         }
@@ -126,6 +134,10 @@ impl Fs {
             match node.kind {
                 NodeKind::Dataset => self.truncate_dataset(ino, &node, size)?,
                 NodeKind::Group => return Err(Error::IsDir),
+                NodeKind::View {
+                    view: View::UserBlock,
+                    ..
+                } => self.truncate_userblock(size)?,
                 _ => {
                     return Err(Error::NotPermitted(format!(
                         "{}: only datasets can be truncated",

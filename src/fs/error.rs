@@ -53,6 +53,12 @@ pub enum Error {
     BadHandle,
     #[error("name longer than 255 bytes")]
     NameTooLong,
+    /// Across two HDF5 files, or a file and the directory tree.
+    #[error("across files: {0}")]
+    CrossDevice(String),
+    /// The file was replaced or changed since its inodes were given out.
+    #[error("stale: {0}")]
+    Stale(String),
     /// h5fs or libhdf5 could not do it; the message names the HDF5 path.
     #[error("{0}")]
     Io(String),
@@ -78,6 +84,8 @@ impl Error {
             Error::NotSupported => libc::EOPNOTSUPP,
             Error::BadHandle => libc::EBADF,
             Error::NameTooLong => libc::ENAMETOOLONG,
+            Error::CrossDevice(_) => libc::EXDEV,
+            Error::Stale(_) => libc::ESTALE,
             Error::Io(_) => libc::EIO,
         }
     }
@@ -101,6 +109,8 @@ impl Error {
             Error::NotSupported => "EOPNOTSUPP",
             Error::BadHandle => "EBADF",
             Error::NameTooLong => "ENAMETOOLONG",
+            Error::CrossDevice(_) => "EXDEV",
+            Error::Stale(_) => "ESTALE",
             Error::Io(_) => "EIO",
         }
     }
@@ -116,6 +126,9 @@ pub(super) fn show(path: &[u8]) -> String {
 /// object concerned.
 pub(super) fn io(path: &[u8], e: H5Error) -> Error {
     let path = show(path);
+    if e.kind == ErrorKind::Stale {
+        return Error::Stale(e.msg);
+    }
     if e.msg.starts_with(&path) {
         Error::Io(e.msg)
     } else {

@@ -255,6 +255,11 @@ impl Fs {
                     &[],
                 )?)
             }
+            // Written in place; its size is fixed, so O_TRUNC changes nothing.
+            NodeKind::View {
+                view: View::UserBlock,
+                ..
+            } => None,
             NodeKind::View { view, .. } => {
                 return Err(Error::Access(format!(
                     "{}: the {} header view is read-only",

@@ -33,6 +33,7 @@ mod ops;
 mod read;
 mod shape;
 mod stage;
+mod userblock;
 mod views;
 mod xattr;
 mod zarr;
@@ -44,12 +45,12 @@ pub use handles::OpenMode;
 pub use ops::{RenameFlags, Xattr};
 pub use read::DirView;
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::direct::{ByteSource, ChunkCache, LocalFile};
-use crate::model::{ErrorKind, FileFacts, H5Error};
+use crate::direct::{ByteSource, ChunkCache, FamilyFile, LocalFile, MemoryFile};
+use crate::model::{Driver, ErrorKind, FileFacts, H5Error};
+use crate::source::Source;
 use crate::tree::{EntryType, Ino, Node, NodeKind, Tree, View, ROOT};
 use crate::worker::{WorkerConfig, Workers};
 use caches::Caches;
@@ -80,6 +81,9 @@ pub struct FsOptions {
     pub views: Vec<View>,
     /// Show the file as a Zarr v2 store (`-o zarr`).
     pub zarr: bool,
+    /// How long sizes are trusted when the file may change under the mount
+    /// (opened for SWMR reading).
+    pub refresh: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +106,13 @@ pub struct StatFs {
     pub namelen: u32,
 }
 
+/// What the files of a directory mount share: the libhdf5 workers and the
+/// decoded-chunk cache.
+pub struct Shared {
+    pub pool: Arc<crate::worker::WorkerPool>,
+    pub chunks: Arc<ChunkCache>,
+}
+
 /// One HDF5 file the mount serves, and everything kept per file.
 struct MountedFile {
     /// Every libhdf5 call for this file goes to these worker processes.
@@ -116,6 +127,8 @@ struct MountedFile {
     root_key: (u64, u64),
     /// The file's bytes for direct reads (read-only mounts only).
     direct: Option<Arc<dyn ByteSource>>,
+    /// The file that holds the start of the address space (the user block).
+    first_part: std::path::PathBuf,
 }
 
 pub struct Fs {
@@ -140,6 +153,9 @@ pub struct Fs {
     failures: Failures,
     /// The Zarr store's catalog (`-o zarr`), made on first use.
     catalog: Mutex<Option<Arc<zcatalog::Catalog>>>,
+    /// Set when the file may change under the mount (an SWMR writer has
+    /// it): what is kept of it is asked again this often.
+    changing: Option<std::time::Duration>,
 }
 
 /// A mutex's guard, also after a panic elsewhere while it was held: every
@@ -169,31 +185,129 @@ fn check_name(name: &[u8]) -> Result<()> {
     Ok(())
 }
 
-impl Fs {
-    /// Open the file at `path` in worker processes. Nothing below the root
-    /// is read yet.
-    pub fn new(path: &Path, opts: FsOptions) -> Result<Fs, H5Error> {
-        let mut cfg = opts.workers.clone();
-        if opts.writable {
-            // Only one process may have the file open for writing.
-            cfg.max_workers = 1;
+/// Workers with `source` open. A file an SWMR writer holds is refused to
+/// plain readers: it is opened for SWMR reading then.
+fn open_workers(
+    source: &Source,
+    writable: bool,
+    open: impl Fn(crate::model::Access) -> Result<(Workers, FileFacts), H5Error>,
+) -> Result<(Workers, FileFacts), H5Error> {
+    match open(source.access.clone()) {
+        Err(e) if e.kind == ErrorKind::MarkedOpen && !writable && !source.access.swmr => {
+            let mut access = source.access.clone();
+            access.swmr = true;
+            match open(access) {
+                Ok(opened) => {
+                    log::info!(
+                        "{}: open in an SWMR writer: opened for SWMR reading",
+                        source.name.display()
+                    );
+                    Ok(opened)
+                }
+                Err(_) => Err(e),
+            }
         }
-        let (h5, facts) = Workers::open(cfg, path.to_path_buf(), opts.writable)?;
+        other => other,
+    }
+}
+
+/// Where direct reads find the file's bytes: the file, its members, or a
+/// copy in memory; None where addresses do not map to one run of bytes.
+fn direct_source(source: &Source, member_size: u64) -> Option<Arc<dyn ByteSource>> {
+    let first = source.first_part();
+    let opened: std::io::Result<Arc<dyn ByteSource>> = match &source.access.driver {
+        Driver::Split { .. } => return None,
+        Driver::Core => MemoryFile::read(first).map(|f| Arc::new(f) as _),
+        Driver::Family { .. } => {
+            // All members but the last are whole; libhdf5's figure first.
+            let size = match (member_size, source.parts.len()) {
+                (0, 1) => u64::MAX,
+                (0, _) => std::fs::metadata(first).map(|m| m.len()).unwrap_or(0),
+                (n, _) => n,
+            };
+            FamilyFile::open(&source.parts, size).map(|f| Arc::new(f) as _)
+        }
+        Driver::Sec2 | Driver::Stdio => LocalFile::open(first).map(|f| Arc::new(f) as _),
+    };
+    match opened {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::warn!(
+                "{}: direct reads off, every read goes through libhdf5: {e}",
+                source.name.display()
+            );
+            None
+        }
+    }
+}
+
+impl Fs {
+    /// Open the file `source` names in worker processes. Nothing below the
+    /// root is read yet.
+    pub fn new(source: &Source, opts: FsOptions) -> Result<Fs, H5Error> {
+        Fs::build(source, opts, None)
+    }
+
+    /// Open one file of a directory mount, in the workers and with the
+    /// chunk cache all its files share; `ident` is the file's (device,
+    /// inode), which it must still be whenever a worker opens it.
+    pub fn in_directory(
+        source: &Source,
+        opts: FsOptions,
+        shared: &Shared,
+        ident: (u64, u64),
+    ) -> Result<Fs, H5Error> {
+        Fs::build(source, opts, Some((shared, ident)))
+    }
+
+    fn build(
+        source: &Source,
+        opts: FsOptions,
+        shared: Option<(&Shared, (u64, u64))>,
+    ) -> Result<Fs, H5Error> {
+        let (h5, facts) = match shared {
+            Some((s, ident)) => open_workers(source, false, |access| {
+                Workers::open_in(&s.pool, source.name.clone(), false, access, Some(ident))
+            })?,
+            None => {
+                let mut cfg = opts.workers.clone();
+                if opts.writable || source.access.driver == Driver::Core {
+                    // Only one process may have the file open for writing;
+                    // each worker of a core mount would hold the whole file.
+                    cfg.max_workers = 1;
+                }
+                open_workers(source, opts.writable, |access| {
+                    Workers::open(cfg.clone(), source.name.clone(), opts.writable, access)
+                })?
+            }
+        };
         let FileFacts {
             root,
             size,
             superblock,
             base,
+            member_size,
+            note,
         } = facts;
-        let mtime = std::fs::metadata(path)
-            .and_then(|m| m.modified())
+        // One line per file of a directory mount would flood the log.
+        let level = if shared.is_some() {
+            log::Level::Debug
+        } else {
+            log::Level::Info
+        };
+        log::log!(level, "{}: {note}", source.name.display());
+        let mtime = source
+            .parts
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .max()
             .unwrap_or(UNIX_EPOCH);
-        let direct = if opts.writable {
+        let swmr = h5.access().swmr;
+        let refresh = opts.refresh;
+        let direct = if opts.writable || swmr {
             None
         } else {
-            LocalFile::open(path)
-                .ok()
-                .map(|f| Arc::new(f) as Arc<dyn ByteSource>)
+            direct_source(source, member_size)
         };
         let read_ahead = if opts.read_ahead && !opts.writable {
             Some(ahead::Workers::start(2).map_err(|e| {
@@ -208,6 +322,7 @@ impl Fs {
         let fs = Fs {
             file: MountedFile {
                 h5: Arc::new(h5),
+                first_part: source.first_part().to_path_buf(),
                 superblock,
                 size,
                 base,
@@ -216,7 +331,10 @@ impl Fs {
                 direct,
             },
             tree: Tree::with_mode((root.file, root.addr), root.links, root.mtime, opts.zarr),
-            chunks: Arc::new(ChunkCache::new(opts.chunk_cache_bytes)),
+            chunks: match shared {
+                Some((s, _)) => s.chunks.clone(),
+                None => Arc::new(ChunkCache::new(opts.chunk_cache_bytes)),
+            },
             read_ahead,
             opts,
             caches: Mutex::new(Caches::default()),
@@ -225,6 +343,7 @@ impl Fs {
             gate: std::sync::RwLock::new(()),
             failures: Failures::default(),
             catalog: Mutex::new(None),
+            changing: swmr.then_some(refresh),
         };
         // A file that marks itself open for writing stays unmarked until the
         // first change, so a crash of an idle mount leaves it clean.
@@ -251,7 +370,18 @@ impl Fs {
     }
 
     fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
-        lock(&self.caches)
+        let mut c = lock(&self.caches);
+        if let Some(every) = self.changing {
+            c.expire(every);
+        }
+        c
+    }
+
+    /// How long the kernel may keep names and sizes when the file may
+    /// change under the mount (opened for SWMR reading); None when it
+    /// cannot change but through the mount.
+    pub fn refresh_interval(&self) -> Option<std::time::Duration> {
+        self.changing
     }
 
     fn node(&self, ino: Ino) -> Result<Arc<Node>> {

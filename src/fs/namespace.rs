@@ -126,6 +126,12 @@ impl Fs {
         let node = self.node(entry.ino)?;
         match node.kind {
             NodeKind::Group => Err(Error::IsDir),
+            NodeKind::View {
+                view: View::UserBlock,
+                ..
+            } => Err(Error::NotPermitted(
+                "/.userblock: the user block is part of the file and cannot be removed".into(),
+            )),
             // Views (the sidecar) show their dataset: removing one deletes nothing.
             NodeKind::View { .. } => Ok(()),
             NodeKind::Dataset => {

@@ -147,7 +147,17 @@ impl Fs {
             resolved.push((link.name, target));
         }
         let views_of = |name: &[u8], found: &Found| self.views_of(&node, name, found);
-        let (plan, skipped) = plan_entries(resolved, &views_of);
+        let taken: std::collections::HashSet<Vec<u8>> =
+            resolved.iter().map(|(n, _)| n.clone()).collect();
+        let (mut plan, skipped) = plan_entries(resolved, &views_of);
+        let me = Found {
+            kind: ObjectKind::Group,
+            key: root_key,
+            path: node.path.clone(),
+            links: node.links,
+            mtime: node.mtime,
+        };
+        plan.extend(self.userblock_entry(&node, &me, &|n| taken.contains(n)));
         for name in skipped {
             warn!(
                 "{}: name cannot be shown (empty, '.', '..' or over 255 bytes), left out",
@@ -312,6 +322,10 @@ impl Fs {
                 }
             }
             NodeKind::View {
+                view: View::UserBlock,
+                ..
+            } => self.userblock_len(),
+            NodeKind::View {
                 view: View::Npy,
                 dataset,
                 ..
@@ -390,6 +404,10 @@ impl Fs {
                 dataset,
                 ..
             } => return self.read_npy(ino, &node, dataset, offset, size),
+            NodeKind::View {
+                view: View::UserBlock,
+                ..
+            } => return self.read_userblock(offset, size),
             _ => {}
         }
         let bytes = self.rendered(ino, &node)?;

@@ -132,6 +132,31 @@ impl Dataset {
         })
     }
 
+    /// Open the dataset with its metadata read anew from the file, not from
+    /// libhdf5's cache (for SWMR reading: a writer may have extended it).
+    pub fn open_fresh(file: &H5File, loc: &Loc) -> Result<Dataset> {
+        let obj = file.open_object(loc)?;
+        locked(|| unsafe {
+            check(
+                &format!("{}: cannot refresh", show(&loc.path)),
+                H5Drefresh(obj.id()),
+            )?;
+            Dataset::from_hid(obj, &loc.path)
+        })
+    }
+
+    /// Read the dataset's metadata anew (see [`Dataset::open_fresh`]); the
+    /// extent used by later reads is the new one.
+    pub fn refresh(&self) -> Result<()> {
+        locked(|| unsafe {
+            check(
+                &format!("{}: cannot refresh", show(&self.path)),
+                H5Drefresh(self.obj.id()),
+            )
+        })?;
+        Ok(())
+    }
+
     /// What the dataset was when opened.
     pub fn info(&self) -> &DatasetInfo {
         &self.info

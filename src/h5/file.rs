@@ -21,7 +21,8 @@ use hdf5_sys::h5p::*;
 use super::handle::{check, last_error, locked, Hid};
 use super::types::describe;
 use crate::model::{
-    ErrorKind, FileFacts, H5Error, Link, LinkKind, Loc, ObjectInfo, ObjectKind, Result, TypeDesc,
+    Access, ErrorKind, FileFacts, H5Error, Link, LinkKind, Loc, ObjectInfo, ObjectKind, Result,
+    TypeDesc,
 };
 
 pub(super) fn c_path(path: &[u8]) -> Result<CString> {
@@ -40,6 +41,8 @@ pub struct H5File {
     fileno: u64,
     path: PathBuf,
     writable: bool,
+    /// Driver, bounds, caches, SWMR: kept for reopening.
+    access: Access,
     /// Link access for every traversal: external files are opened read-only,
     /// even when this file is open for writing.
     lapl: Hid,
@@ -47,8 +50,8 @@ pub struct H5File {
 
 impl H5File {
     /// Open the file, read-only or for reading and writing.
-    pub fn open(path: &Path, writable: bool) -> Result<H5File> {
-        let (hid, fileno) = open_raw(path, writable)?;
+    pub fn open(path: &Path, writable: bool, access: &Access) -> Result<H5File> {
+        let (hid, fileno) = open_raw(path, writable, access)?;
         let lapl = locked(|| unsafe {
             let lapl = Hid::new("H5Pcreate", H5Pcreate(*hdf5::globals::H5P_LINK_ACCESS))?;
             check(
@@ -62,6 +65,7 @@ impl H5File {
             fileno,
             path: path.to_path_buf(),
             writable,
+            access: access.clone(),
             lapl,
         })
     }
@@ -80,11 +84,14 @@ impl H5File {
             };
             let mut size: hsize_t = 0;
             H5Fget_filesize(self.id(), &mut size);
+            let (note, member_size) = super::access::describe(self.id(), &self.access);
             Ok(FileFacts {
                 root,
                 base,
                 size,
                 superblock,
+                member_size,
+                note,
             })
         })
     }
@@ -99,11 +106,12 @@ impl H5File {
             locked(|| unsafe { H5Pcreate(*hdf5::globals::H5P_FILE_ACCESS) }),
         )?;
         drop(std::mem::replace(&mut self.hid, placeholder));
-        let (result, opened, now) = match open_raw(&self.path, writable) {
+        let (path, access) = (&self.path, &self.access);
+        let (result, opened, now) = match open_raw(path, writable, access) {
             Ok(o) => (Ok(()), o, writable),
-            Err(e) => match open_raw(&self.path, self.writable) {
+            Err(e) => match open_raw(path, self.writable, access) {
                 Ok(o) => (Err(e), o, self.writable),
-                Err(_) => (Err(e), open_raw(&self.path, false)?, false),
+                Err(_) => (Err(e), open_raw(path, false, access)?, false),
             },
         };
         (self.hid, self.fileno) = opened;
@@ -249,16 +257,17 @@ unsafe fn info_from(raw: &H5O_info1_t) -> ObjectInfo {
 }
 
 /// Open `path`; returns the handle and libhdf5's number for the file.
-fn open_raw(path: &Path, writable: bool) -> Result<(Hid, u64)> {
+fn open_raw(path: &Path, writable: bool, access: &Access) -> Result<(Hid, u64)> {
     let c = CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| H5Error::new(ErrorKind::NotFound, "file name contains a NUL byte"))?;
-    let mode = if writable {
-        H5F_ACC_RDWR
-    } else {
-        H5F_ACC_RDONLY
+    let mode = match (writable, access.swmr) {
+        (true, _) => H5F_ACC_RDWR,
+        (false, false) => H5F_ACC_RDONLY,
+        (false, true) => H5F_ACC_RDONLY | H5F_ACC_SWMR_READ,
     };
     locked(|| unsafe {
-        let hid = Hid::new("H5Fopen", H5Fopen(c.as_ptr(), mode, H5P_DEFAULT))?;
+        let fapl = super::access::fapl(access)?;
+        let hid = Hid::new("H5Fopen", H5Fopen(c.as_ptr(), mode, fapl.id()))?;
         let mut raw = H5O_info1_t::default();
         check(
             "H5Oget_info (root group)",

@@ -4,6 +4,7 @@
 //!
 //! Everything it takes and returns is plain data from [`crate::model`].
 
+mod access;
 mod attrs;
 mod dataset;
 mod decode;

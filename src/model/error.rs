@@ -20,6 +20,10 @@ pub enum ErrorKind {
     Crashed,
     /// The libhdf5 worker process did not answer in time and was stopped.
     TimedOut,
+    /// The worker does not have the file open (it closed it to make room).
+    NotOpen,
+    /// The file at the path is no longer the one mounted (replaced).
+    Stale,
     Other,
 }
 

@@ -5,6 +5,7 @@
 //! worker processes), the worker protocol carries them, and the filesystem
 //! and the encoders work on them. Nothing here does I/O.
 
+mod access;
 mod create;
 mod error;
 pub mod hyperslab;
@@ -12,6 +13,10 @@ mod objects;
 mod types;
 mod value;
 
+pub use access::{
+    member_name, parse_libver, Access, ChunkCacheSpec, Driver, LibVer, SPLIT_META_EXT,
+    SPLIT_RAW_EXT,
+};
 pub use create::{CreateSpec, ElementData};
 pub use error::{ErrorKind, H5Error, Result};
 pub use objects::{

@@ -172,6 +172,11 @@ pub struct FileFacts {
     /// Superblock version: from 3 on, a file open for writing is marked so
     /// on disk until closed.
     pub superblock: u32,
+    /// A family's member size as libhdf5 holds it (0 for other drivers, or
+    /// when it does not say).
+    pub member_size: u64,
+    /// How the file is open (driver, chunk cache), for the log.
+    pub note: String,
 }
 
 /// Where a chunk is stored: its address (from the start of the HDF5 data,

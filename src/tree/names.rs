@@ -45,6 +45,8 @@ pub enum View {
     ZArray,
     /// `.zmetadata`, the store's consolidated metadata, at the root.
     ZMetadata,
+    /// `.userblock` at the root: the bytes before the HDF5 data.
+    UserBlock,
 }
 
 /// The header views `-o views=` can name, in the order they are listed.
@@ -62,6 +64,7 @@ impl View {
             View::ZAttrs => b".zattrs",
             View::ZArray => b".zarray",
             View::ZMetadata => b".zmetadata",
+            View::UserBlock => b".userblock",
         }
     }
 
@@ -78,6 +81,7 @@ impl View {
             View::Nrrd => "nrrd",
             View::Mhd => "mhd",
             View::ZGroup | View::ZAttrs | View::ZArray | View::ZMetadata => "zarr",
+            View::UserBlock => "userblock",
         }
     }
 

@@ -19,14 +19,14 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use log::warn;
 
 use super::protocol::{read_frame, write_frame, Payload, Reply, Request, Response};
-use crate::model::{ErrorKind, FileFacts, H5Error, Result};
+use crate::model::{Access, ErrorKind, FileFacts, H5Error, Result};
 use crate::sys::SharedMemory;
 
 /// How workers are run.
@@ -59,12 +59,13 @@ struct Proc {
     stream: UnixStream,
     /// Memory shared with the worker, for payloads.
     shm: SharedMemory,
-    /// Whether the file is open in this worker.
-    opened: bool,
+    /// The files this worker was asked to open (it may have closed some
+    /// since, to make room: it says so, and the file is opened again).
+    opened: HashSet<u32>,
 }
 
 #[derive(Default)]
-struct Pool {
+struct Procs {
     idle: Vec<Proc>,
     /// Workers running, idle or busy.
     live: usize,
@@ -78,54 +79,106 @@ enum Failure {
     Lost(std::io::Error),
 }
 
-/// The worker processes serving one file.
-pub struct Workers {
+/// Worker processes serving the files of a mount: each file is opened in a
+/// worker when a request for it first reaches that worker, and each worker
+/// keeps at most `keep` files open.
+pub struct WorkerPool {
     cfg: WorkerConfig,
-    path: PathBuf,
-    /// The mode workers open the file in.
-    writable: AtomicBool,
-    pool: Mutex<Pool>,
+    keep: u32,
+    procs: Mutex<Procs>,
     freed: Condvar,
     poisoned: Mutex<HashSet<Vec<u8>>>,
+    next_id: AtomicU32,
+}
+
+/// One file's view of its worker pool: every libhdf5 call for the file.
+pub struct Workers {
+    pool: Arc<WorkerPool>,
+    /// The pool's number for this file.
+    id: u32,
+    path: PathBuf,
+    /// Driver, bounds, caches, SWMR.
+    access: Access,
+    /// Identity (device, inode) the file must still have when a worker opens it.
+    ident: Option<(u64, u64)>,
+    /// The mode workers open the file in.
+    writable: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Workers {
-    /// Start a worker and open `path` in it; the file's facts on success.
-    pub fn open(cfg: WorkerConfig, path: PathBuf, writable: bool) -> Result<(Workers, FileFacts)> {
-        let w = Workers {
+impl WorkerPool {
+    /// A pool of at most `cfg.max_workers` workers, each keeping at most
+    /// `keep` files open.
+    pub fn new(cfg: WorkerConfig, keep: u32) -> Arc<WorkerPool> {
+        Arc::new(WorkerPool {
             cfg,
-            path,
-            writable: AtomicBool::new(writable),
-            pool: Mutex::new(Pool::default()),
+            keep: keep.max(1),
+            procs: Mutex::new(Procs::default()),
             freed: Condvar::new(),
             poisoned: Mutex::new(HashSet::new()),
+            next_id: AtomicU32::new(0),
+        })
+    }
+}
+
+impl Workers {
+    /// Start a pool of its own for the file at `path` and open the file in
+    /// a worker; the file's facts on success.
+    pub fn open(
+        cfg: WorkerConfig,
+        path: PathBuf,
+        writable: bool,
+        access: Access,
+    ) -> Result<(Workers, FileFacts)> {
+        Workers::open_in(&WorkerPool::new(cfg, 1), path, writable, access, None)
+    }
+
+    /// Open the file at `path` in a worker of `pool` (which other files
+    /// share); with `ident`, only while the path names that file.
+    pub fn open_in(
+        pool: &Arc<WorkerPool>,
+        path: PathBuf,
+        writable: bool,
+        access: Access,
+        ident: Option<(u64, u64)>,
+    ) -> Result<(Workers, FileFacts)> {
+        let w = Workers {
+            pool: pool.clone(),
+            id: pool.next_id.fetch_add(1, Ordering::Relaxed),
+            path,
+            access,
+            ident,
+            writable: AtomicBool::new(writable),
         };
-        let facts = w.open_in_a_worker()?;
+        let proc = w.pool.take()?;
+        let facts = w.open_on(proc)?;
         Ok((w, facts))
     }
 
-    fn open_in_a_worker(&self) -> Result<FileFacts> {
-        let mut proc = self.take()?;
+    /// Open the file in worker `proc`, which is given back, unless the
+    /// exchange failed (it is stopped then, and the error says why).
+    fn open_on(&self, proc: Proc) -> Result<FileFacts> {
+        let (proc, facts) = self.open_keeping(proc)?;
+        self.pool.give_back(proc);
+        facts
+    }
+
+    /// Open the file in worker `proc`: the worker back (None if the
+    /// exchange failed and it was stopped: the error says why) and the
+    /// worker's answer.
+    fn open_keeping(&self, mut proc: Proc) -> Result<(Proc, Result<FileFacts>)> {
         let open = self.open_request();
-        match exchange(&mut proc, &open, &[], self.cfg.timeout) {
+        match exchange(&mut proc, self.id, &open, &[], self.pool.cfg.timeout) {
             Ok((Ok(Reply::Facts(f)), _)) => {
-                proc.opened = true;
-                self.give_back(proc);
-                Ok(f)
+                proc.opened.insert(self.id);
+                Ok((proc, Ok(f)))
             }
-            Ok((Ok(other), _)) => {
-                self.give_back(proc);
-                Err(unexpected(&other))
-            }
-            Ok((Err(e), _)) => {
-                self.give_back(proc);
-                Err(e)
-            }
-            Err(f) => Err(self.bury(proc, f, &open)),
+            Ok((Ok(other), _)) => Ok((proc, Err(unexpected(&other)))),
+            Ok((Err(e), _)) => Ok((proc, Err(e))),
+            Err(f) => Err(self.pool.fail(&mut proc, f, &open)),
         }
     }
 
@@ -133,6 +186,9 @@ impl Workers {
         Request::Open {
             path: self.path.clone(),
             writable: self.writable.load(Ordering::SeqCst),
+            access: self.access.clone(),
+            keep: self.pool.keep,
+            ident: self.ident,
         }
     }
 
@@ -140,6 +196,11 @@ impl Workers {
     /// [`Request::Reopen`] by the caller).
     pub fn set_writable(&self, writable: bool) {
         self.writable.store(writable, Ordering::SeqCst);
+    }
+
+    /// How the file is opened (driver, SWMR...).
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     pub fn is_writable(&self) -> bool {
@@ -151,16 +212,16 @@ impl Workers {
         let key = if req.changes() {
             None
         } else {
-            postcard::to_allocvec(req).ok()
+            postcard::to_allocvec(&(self.id, req)).ok()
         };
         // A dataset whose data once hung a worker: every read of its data.
         let data_key = req.data_of().and_then(|loc| {
             let mut k = b"data:".to_vec();
-            k.extend(postcard::to_allocvec(loc).ok()?);
+            k.extend(postcard::to_allocvec(&(self.id, loc)).ok()?);
             Some(k)
         });
         {
-            let p = lock(&self.poisoned);
+            let p = lock(&self.pool.poisoned);
             if key.iter().chain(&data_key).any(|k| p.contains(k)) {
                 return Err(H5Error::new(
                     ErrorKind::Crashed,
@@ -172,30 +233,39 @@ impl Workers {
             }
         }
         let attempts = if key.is_some() { 2 } else { 1 };
+        let timeout = self.pool.cfg.timeout;
         for attempt in 1..=attempts {
-            let mut proc = self.take()?;
-            if !proc.opened {
-                let open = self.open_request();
-                match exchange(&mut proc, &open, &[], self.cfg.timeout) {
-                    Ok((Ok(_), _)) => proc.opened = true,
-                    Ok((Err(e), _)) => {
-                        self.give_back(proc);
+            let mut proc = self.pool.take()?;
+            // Opened first where it is not; again where the worker closed it.
+            let mut answer = Ok((Err(H5Error::new(ErrorKind::NotOpen, "")), Vec::new()));
+            for _ in 0..2 {
+                if !proc.opened.contains(&self.id) {
+                    let (back, opened) = self.open_keeping(proc)?;
+                    proc = back;
+                    if let Err(e) = opened {
+                        self.pool.give_back(proc);
                         return Err(e);
                     }
-                    Err(f) => return Err(self.bury(proc, f, &open)),
+                }
+                answer = exchange(&mut proc, self.id, req, payload, timeout);
+                match &answer {
+                    Ok((Err(e), _)) if e.kind == ErrorKind::NotOpen => {
+                        proc.opened.remove(&self.id);
+                    }
+                    _ => break,
                 }
             }
-            match exchange(&mut proc, req, payload, self.cfg.timeout) {
+            match answer {
                 Ok((response, data)) => {
-                    self.give_back(proc);
+                    self.pool.give_back(proc);
                     return response.map(|r| (r, data));
                 }
                 Err(f) => {
                     let timed_out = matches!(f, Failure::Timeout);
-                    let e = self.bury(proc, f, req);
+                    let e = self.pool.fail(&mut proc, f, req);
                     if timed_out || attempt == attempts {
                         let remember = key.iter().chain(data_key.iter().filter(|_| timed_out));
-                        let mut p = lock(&self.poisoned);
+                        let mut p = lock(&self.pool.poisoned);
                         for k in remember {
                             if p.len() < MAX_POISONED {
                                 p.insert(k.clone());
@@ -209,28 +279,30 @@ impl Workers {
         }
         unreachable!("the last attempt returns")
     }
+}
 
+impl WorkerPool {
     /// An idle worker, or a new one if fewer than the maximum run; else wait.
     fn take(&self) -> Result<Proc> {
-        let mut pool = lock(&self.pool);
+        let mut procs = lock(&self.procs);
         loop {
-            if let Some(p) = pool.idle.pop() {
+            if let Some(p) = procs.idle.pop() {
                 return Ok(p);
             }
-            if pool.live < self.cfg.max_workers.max(1) {
-                pool.live += 1;
-                drop(pool);
+            if procs.live < self.cfg.max_workers.max(1) {
+                procs.live += 1;
+                drop(procs);
                 return self.spawn().inspect_err(|_| {
-                    lock(&self.pool).live -= 1;
+                    lock(&self.procs).live -= 1;
                     self.freed.notify_one();
                 });
             }
-            pool = self.freed.wait(pool).unwrap_or_else(|e| e.into_inner());
+            procs = self.freed.wait(procs).unwrap_or_else(|e| e.into_inner());
         }
     }
 
     fn give_back(&self, proc: Proc) {
-        lock(&self.pool).idle.push(proc);
+        lock(&self.procs).idle.push(proc);
         self.freed.notify_one();
     }
 
@@ -259,15 +331,15 @@ impl Workers {
             child,
             stream: ours,
             shm,
-            opened: false,
+            opened: HashSet::new(),
         })
     }
 
-    /// Kill a worker that failed, and say why it failed.
-    fn bury(&self, mut proc: Proc, failure: Failure, req: &Request) -> H5Error {
+    /// Kill a worker that failed (it is not given back), and say why.
+    fn fail(&self, proc: &mut Proc, failure: Failure, req: &Request) -> H5Error {
         let _ = proc.child.kill();
         let status = proc.child.wait();
-        lock(&self.pool).live -= 1;
+        lock(&self.procs).live -= 1;
         self.freed.notify_one();
         let doing = req.doing();
         match failure {
@@ -295,11 +367,11 @@ impl Workers {
     }
 }
 
-impl Drop for Workers {
-    /// Close every idle worker's socket so it closes the file and exits;
+impl Drop for WorkerPool {
+    /// Close every idle worker's socket so it closes its files and exits;
     /// wait a little, then kill what is left.
     fn drop(&mut self) {
-        let idle = std::mem::take(&mut lock(&self.pool).idle);
+        let idle = std::mem::take(&mut lock(&self.procs).idle);
         let mut children: Vec<Child> = idle
             .into_iter()
             .map(|p| {
@@ -329,6 +401,7 @@ fn unexpected(reply: &Reply) -> H5Error {
 /// Send `req` and read the answer, within `timeout`.
 fn exchange(
     proc: &mut Proc,
+    file: u32,
     req: &Request,
     payload: &[u8],
     timeout: Duration,
@@ -348,7 +421,13 @@ fn exchange(
             Failure::Lost(e)
         }
     };
-    write_frame(&mut io, req, Payload::Bytes(payload), Some(&mut proc.shm)).map_err(lost)?;
+    write_frame(
+        &mut io,
+        &(file, req),
+        Payload::Bytes(payload),
+        Some(&mut proc.shm),
+    )
+    .map_err(lost)?;
     match read_frame::<Response>(&mut io, Some(&proc.shm)).map_err(lost)? {
         Some(answer) => Ok(answer),
         None => Err(Failure::Lost(std::io::ErrorKind::UnexpectedEof.into())),

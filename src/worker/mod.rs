@@ -19,7 +19,7 @@ pub mod client;
 pub mod protocol;
 pub mod server;
 
-pub use client::{WorkerConfig, Workers};
+pub use client::{WorkerConfig, WorkerPool, Workers};
 
 /// Set (to the socket's descriptor number) in a worker's environment.
 pub const WORKER_ENV: &str = "H5FS_WORKER_FD";

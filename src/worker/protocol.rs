@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::sys::SharedMemory;
 
+#[cfg(doc)]
+use crate::model::ErrorKind;
 use crate::model::{
-    AttrData, ChunkPlace, CreateSpec, DatasetInfo, ElementData, FileFacts, H5Error, Link, LinkKind,
-    Loc, ObjectInfo, TypeDesc, Value,
+    Access, AttrData, ChunkPlace, CreateSpec, DatasetInfo, ElementData, FileFacts, H5Error, Link,
+    LinkKind, Loc, ObjectInfo, TypeDesc, Value,
 };
 
 /// Largest header accepted (a listing of a million links fits).
@@ -27,10 +29,18 @@ pub const MAX_PAYLOAD: u64 = 1 << 32;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
-    /// Open the file the following requests are about.
+    /// Open a file under the number the daemon gave it; later requests
+    /// name it by that number. A worker keeps at most `keep` files open
+    /// (least recently used closed first) and answers a request for a file
+    /// it does not have open with [`ErrorKind::NotOpen`]. With `ident`, the
+    /// file at `path` must still be that one (device, inode): a file
+    /// replaced since is refused with [`ErrorKind::Stale`].
     Open {
         path: PathBuf,
         writable: bool,
+        access: Access,
+        keep: u32,
+        ident: Option<(u64, u64)>,
     },
     /// Close and open the file again, for writing or not.
     Reopen {

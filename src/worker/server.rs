@@ -21,11 +21,32 @@ const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Open datasets kept between requests; past this many the set starts over.
 const OPEN_DATASETS: usize = 64;
 
+/// The files a worker has open, by the daemon's numbers for them.
 struct Worker {
+    files: HashMap<u32, OpenFile>,
+    /// Most files kept open; past it the least recently used is closed.
+    keep: usize,
+    /// Use counter, for least recently used.
+    clock: u64,
+}
+
+/// One open file and what is kept of it between requests.
+struct OpenFile {
     file: Option<H5File>,
     /// The file's size when opened: no stored chunk can be larger.
     file_len: u64,
     datasets: HashMap<Loc, Dataset>,
+    /// The file is open for SWMR reading: datasets may grow meanwhile.
+    swmr: bool,
+    used: u64,
+}
+
+impl OpenFile {
+    /// Close datasets before the file, so the file closes completely.
+    fn close(mut self) {
+        self.datasets.clear();
+        drop(self.file.take());
+    }
 }
 
 /// The worker's main: serve the socket at descriptor `fd`; the exit code.
@@ -69,17 +90,18 @@ pub fn run(fd: i32) -> i32 {
 /// go through `shm` where they fit.
 pub fn serve(mut stream: UnixStream, mut shm: SharedMemory) -> std::io::Result<()> {
     let mut w = Worker {
-        file: None,
-        file_len: 0,
-        datasets: HashMap::new(),
+        files: HashMap::new(),
+        keep: 1,
+        clock: 0,
     };
-    while let Some((req, payload)) = read_frame::<Request>(&mut stream, Some(&shm))? {
+    while let Some(((file, req), payload)) = read_frame::<(u32, Request)>(&mut stream, Some(&shm))?
+    {
         let mut out = Output {
             shm: &mut shm,
             used: 0,
             spilled: None,
         };
-        let response: Response = w.handle(req, payload, &mut out);
+        let response: Response = w.handle(file, req, payload, &mut out);
         let Output { used, spilled, .. } = out;
         let payload = match (&response, &spilled) {
             (Err(_), _) => Payload::Bytes(&[]),
@@ -88,9 +110,9 @@ pub fn serve(mut stream: UnixStream, mut shm: SharedMemory) -> std::io::Result<(
         };
         write_frame(&mut stream, &response, payload, Some(&mut shm))?;
     }
-    // Close datasets before the file, so the file closes completely.
-    w.datasets.clear();
-    drop(w.file.take());
+    for (_, f) in w.files.drain() {
+        f.close();
+    }
     Ok(())
 }
 
@@ -142,7 +164,75 @@ fn no_file() -> H5Error {
     H5Error::new(ErrorKind::Other, "no file is open in this worker")
 }
 
+/// The identity (device, inode) of the file at `path`.
+fn ident_of(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 impl Worker {
+    fn handle(&mut self, id: u32, req: Request, payload: Vec<u8>, out: &mut Output) -> Response {
+        self.clock += 1;
+        if let Request::Open {
+            path,
+            writable,
+            access,
+            keep,
+            ident,
+        } = req
+        {
+            if let Some(old) = self.files.remove(&id) {
+                old.close();
+            }
+            self.keep = (keep as usize).max(1);
+            while self.files.len() >= self.keep {
+                let Some((&oldest, _)) = self.files.iter().min_by_key(|(_, f)| f.used) else {
+                    break;
+                };
+                if let Some(f) = self.files.remove(&oldest) {
+                    f.close();
+                }
+            }
+            let stale = || {
+                H5Error::new(
+                    ErrorKind::Stale,
+                    format!("{}: replaced since it was mounted", path.display()),
+                )
+            };
+            if ident.is_some() && ident_of(&path) != ident {
+                return Err(stale());
+            }
+            let file = H5File::open(&path, writable, &access)?;
+            // Checked again: the name may have been taken over meanwhile.
+            if ident.is_some() && ident_of(&path) != ident {
+                return Err(stale());
+            }
+            let facts = file.facts()?;
+            self.files.insert(
+                id,
+                OpenFile {
+                    file: Some(file),
+                    file_len: facts.size,
+                    datasets: HashMap::new(),
+                    swmr: access.swmr && !writable,
+                    used: self.clock,
+                },
+            );
+            return Ok(Reply::Facts(facts));
+        }
+        let clock = self.clock;
+        let Some(f) = self.files.get_mut(&id) else {
+            return Err(H5Error::new(
+                ErrorKind::NotOpen,
+                format!("file {id} is not open in this worker"),
+            ));
+        };
+        f.used = clock;
+        f.handle(req, payload, out)
+    }
+}
+
+impl OpenFile {
     fn file(&self) -> Result<&H5File> {
         self.file.as_ref().ok_or_else(no_file)
     }
@@ -170,15 +260,7 @@ impl Worker {
             self.datasets.clear();
         }
         Ok(match req {
-            Request::Open { path, writable } => {
-                self.datasets.clear();
-                self.file = None;
-                let file = H5File::open(&path, writable)?;
-                let facts = file.facts()?;
-                self.file = Some(file);
-                self.file_len = facts.size;
-                Reply::Facts(facts)
-            }
+            Request::Open { .. } => return Err(no_file()),
             Request::Reopen { writable } => {
                 let file = self.file.as_mut().ok_or_else(no_file)?;
                 file.reopen(writable)?;
@@ -208,7 +290,17 @@ impl Worker {
             Request::Dataset { loc } => {
                 // Always opened anew: the description must be current.
                 self.datasets.remove(&loc);
-                Reply::Dataset(self.dataset(&loc)?.info().clone())
+                if self.swmr {
+                    let ds = Dataset::open_fresh(self.file()?, &loc)?;
+                    let info = ds.info().clone();
+                    if self.datasets.len() >= OPEN_DATASETS {
+                        self.datasets.clear();
+                    }
+                    self.datasets.insert(loc, ds);
+                    Reply::Dataset(info)
+                } else {
+                    Reply::Dataset(self.dataset(&loc)?.info().clone())
+                }
             }
             Request::Datatype { loc } => Reply::Type(self.file()?.datatype(&loc)?),
             Request::AttrNames { loc } => Reply::Names(self.file()?.attr_names(&loc)?),
@@ -228,8 +320,20 @@ impl Worker {
                 )
             }
             Request::ReadElements { loc, first, end } => {
+                let swmr = self.swmr;
                 let ds = self.dataset(&loc)?;
-                let n = ds.elements_len(first, end)?;
+                let mut n = ds.elements_len(first, end)?;
+                // Under an SWMR writer, the daemon may know a larger extent
+                // than this worker's handle (another worker answered).
+                if swmr
+                    && (n as u64)
+                        < end
+                            .saturating_sub(first)
+                            .saturating_mul(ds.info().meta.ty.size() as u64)
+                {
+                    ds.refresh()?;
+                    n = ds.elements_len(first, end)?;
+                }
                 ds.read_elements_into(first, end, out.next(n))?;
                 Reply::Bytes
             }

@@ -106,6 +106,21 @@ pub fn read_h5(path: &Path, body: &str) -> Vec<u8> {
     with_h5(path, "r", body)
 }
 
+/// Run python `script` with `h5py`, `np`, `os`, and the directory `dir`
+/// (also named `d`) in scope; assert it succeeds.
+pub fn py_in(dir: &Path, script: &str) {
+    let full = format!(
+        "import h5py, numpy as np, os\nd = dir = {:?}\n{script}",
+        dir.to_str().unwrap()
+    );
+    let out = python(&["-c", &full]);
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn python(args: &[&str]) -> Output {
     Command::new(PYTHON)
         .args(args)

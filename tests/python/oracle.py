@@ -611,9 +611,39 @@ class Oracle:
 
     # --- the walk ------------------------------------------------------------
 
+    def first_part(self):
+        """The file that holds the start of the address space."""
+        if self.args.driver == "family":
+            return self.h5file % 0
+        if self.args.driver == "split":
+            return self.h5file + "-m.h5"
+        return self.h5file
+
+    def check_userblock(self):
+        """/.userblock holds the bytes before the HDF5 data (h5py's userblock_size)."""
+        if self.mnt is None:
+            return
+        n = self.root_file.userblock_size
+        with open(self.first_part(), "rb") as fh:
+            want = fh.read(n)
+        try:
+            with open(self.mp(b".userblock"), "rb") as fh:
+                got = fh.read()
+        except OSError as e:
+            self.mismatch("/.userblock", "read", f"cannot read: {e}")
+            return
+        if got != want:
+            self.mismatch("/.userblock", "content",
+                          f"{len(got)} bytes differ from the file's first {n}")
+
     def run(self):
         try:
-            f = h5py.File(self.h5file, "r")
+            kw = {}
+            if self.args.driver:
+                kw["driver"] = self.args.driver
+            if self.args.driver == "family":
+                kw["memb_size"] = 0     # as the file records it
+            f = h5py.File(self.h5file, "r", **kw)
         except Exception as e:
             print(f"oracle: h5py cannot open {self.h5file}: {e}", file=sys.stderr)
             return None
@@ -691,6 +721,10 @@ class Oracle:
                 expected.append(name + b".json")
             if isinstance(obj, h5py.Dataset) and self.views:
                 expected += views.expected_views(obj, name, names, self.views)
+        if mrel == b"" and ext is None and self.root_file.userblock_size > 0 \
+                and b".userblock" not in names:
+            expected.append(b".userblock")
+            self.check_userblock()
 
         if self.mnt is not None:
             try:
@@ -1602,6 +1636,9 @@ def main(argv=None):
     ap.add_argument("--views", default="", metavar="LIST",
                     help="the mount shows these header views (-o views=LIST): expect them "
                          "in listings (views.py checks their contents)")
+    ap.add_argument("--driver", default="", metavar="NAME",
+                    help="open FILE with this h5py driver (family: FILE is the pattern; "
+                         "split: FILE is the name before -m.h5/-r.h5)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every mismatch")
     args = ap.parse_args(argv)
     if args.expect_only:

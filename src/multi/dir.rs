@@ -1,0 +1,653 @@
+//! A directory mount: `h5fs DIR MNT`. Directories of DIR are directories,
+//! HDF5 files (by signature) are directories holding the file's tree as a
+//! single-file mount shows it, other files and symlinks are themselves,
+//! read-only. Nothing is opened at mount.
+//!
+//! Each HDF5 file is a *slot*: an [`Fs`] opened on first use, in libhdf5
+//! workers all files share (each worker keeps a bounded number of files
+//! open and reopens one when asked again). Past `max_open` slots in use,
+//! the least recently used one is let go: it is no longer found by name
+//! (the next lookup opens the file anew), the kernel is asked to drop its
+//! entry, and the slot is freed when the kernel has forgotten every inode
+//! of it. A file replaced in DIR (another device and inode, size or mtime)
+//! is a new slot; the old one answers ESTALE to new opens.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, Metadata};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use log::{debug, warn};
+
+use super::inodes::{Inodes, Key};
+use super::sniff::is_hdf5;
+use super::OpenCache;
+use crate::fs::{Attr, DirView, Error, Fs, FsOptions, OpenMode, Result, Shared, StatFs, Xattr};
+use crate::source::Source;
+use crate::tree::{DirEntry, EntryType, Ino, Listing};
+
+/// Handles of HDF5 files carry their slot above this many bits; plain
+/// files' handles have slot 0.
+const SLOT_SHIFT: u32 = 40;
+
+/// Most directory listings of DIR kept at once.
+const LISTINGS: usize = 1024;
+
+/// Options of a directory mount.
+pub struct DirOptions {
+    /// Each file's options (read-only; read-ahead off).
+    pub file: FsOptions,
+    /// How each file is opened (driver sec2, bounds, caches).
+    pub access: crate::model::Access,
+    /// Most files in use at once.
+    pub max_open: usize,
+}
+
+/// What identifies a file's contents: a file with other values is another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Ident {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl Ident {
+    fn of(m: &Metadata) -> Ident {
+        Ident {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        }
+    }
+}
+
+struct Slot {
+    /// Path relative to DIR.
+    rel: PathBuf,
+    ident: Ident,
+    fs: Arc<Fs>,
+    /// Where the kernel found it: the directory's inode and the name.
+    parent: u64,
+    name: OsString,
+    used: u64,
+    /// No longer found by name (let go, or its file was replaced).
+    retired: bool,
+    /// Its file was replaced: new opens are ESTALE.
+    replaced: bool,
+    /// Inodes of it the kernel holds.
+    inodes: u64,
+}
+
+#[derive(Default)]
+struct Slots {
+    by_id: HashMap<u32, Slot>,
+    /// The slot each path names now.
+    current: HashMap<PathBuf, u32>,
+    next: u32,
+    clock: u64,
+}
+
+pub struct DirMount {
+    root: PathBuf,
+    opts: DirOptions,
+    shared: Shared,
+    inodes: Mutex<Inodes>,
+    slots: Mutex<Slots>,
+    /// Open plain files, by handle.
+    plain: Mutex<HashMap<u64, Arc<File>>>,
+    next_fh: AtomicU64,
+    /// Listings of DIR's directories, each trusted for the refresh time.
+    listings: Mutex<HashMap<PathBuf, (Instant, Arc<Listing>)>>,
+    /// Entries the kernel should drop (files let go), sent by a thread.
+    evicted: Mutex<Option<mpsc::Sender<(u64, OsString)>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn show(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn io_error(p: &Path, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound,
+        std::io::ErrorKind::PermissionDenied => Error::Access(format!("{}: {e}", show(p))),
+        _ => Error::Io(format!("{}: {e}", show(p))),
+    }
+}
+
+impl DirMount {
+    pub fn new(root: PathBuf, opts: DirOptions, shared: Shared) -> DirMount {
+        DirMount {
+            root,
+            opts,
+            shared,
+            inodes: Mutex::new(Inodes::default()),
+            slots: Mutex::new(Slots {
+                next: 1,
+                ..Slots::default()
+            }),
+            plain: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            listings: Mutex::new(HashMap::new()),
+            evicted: Mutex::new(None),
+        }
+    }
+
+    pub fn refresh(&self) -> Duration {
+        self.opts.file.refresh
+    }
+
+    /// Invalidations go to the kernel from a thread of their own: a request
+    /// handler must not wait on the kernel.
+    pub fn set_notifier(&self, n: fuser::Notifier) {
+        let (tx, rx) = mpsc::channel::<(u64, OsString)>();
+        let spawned = std::thread::Builder::new()
+            .name("h5fs-evict".into())
+            .spawn(move || {
+                for (parent, name) in rx {
+                    if let Err(e) = n.inval_entry(fuser::INodeNo(parent), &name) {
+                        debug!("kernel entry {name:?} not dropped: {e}");
+                    }
+                }
+            });
+        if spawned.is_ok() {
+            *lock(&self.evicted) = Some(tx);
+        }
+    }
+
+    fn key(&self, ino: u64) -> Result<Key> {
+        lock(&self.inodes).key(ino).cloned().ok_or(Error::NotFound)
+    }
+
+    /// The file of slot `id`, counted as used.
+    fn slot_fs(&self, id: u32) -> Result<Arc<Fs>> {
+        let mut s = lock(&self.slots);
+        s.clock += 1;
+        let clock = s.clock;
+        let slot = s.by_id.get_mut(&id).ok_or(Error::NotFound)?;
+        slot.used = clock;
+        Ok(slot.fs.clone())
+    }
+
+    fn attr_of(&self, ino: u64, m: &Metadata) -> Attr {
+        let o = &self.opts.file;
+        let (kind, perm) = if m.is_dir() {
+            (EntryType::Directory, 0o555)
+        } else if m.file_type().is_symlink() {
+            (EntryType::Symlink, 0o777)
+        } else {
+            (EntryType::File, 0o444)
+        };
+        let perm = if kind == EntryType::Symlink {
+            perm
+        } else {
+            perm & !(o.umask as u16)
+        };
+        Attr {
+            ino,
+            kind,
+            size: if kind == EntryType::Directory {
+                0
+            } else {
+                m.len()
+            },
+            nlink: if kind == EntryType::Directory { 2 } else { 1 },
+            perm,
+            uid: o.uid,
+            gid: o.gid,
+            mtime: m.modified().unwrap_or(UNIX_EPOCH),
+        }
+    }
+
+    /// An attribute from a file's own inode, with the mount's inode for it
+    /// (remembered, with one more lookup, when `count`).
+    fn outer(&self, slot: u32, mut a: Attr, count: bool) -> Attr {
+        let key = Key::Inner(slot, a.ino);
+        let mut t = lock(&self.inodes);
+        a.ino = if count {
+            let (ino, new) = t.remember(key);
+            if new {
+                drop(t);
+                if let Some(s) = lock(&self.slots).by_id.get_mut(&slot) {
+                    s.inodes += 1;
+                }
+            }
+            ino
+        } else {
+            t.peek(&key).unwrap_or_else(|| hint(slot, a.ino))
+        };
+        a
+    }
+
+    pub fn lookup(&self, parent: u64, name: &[u8]) -> Result<Attr> {
+        match self.key(parent)? {
+            // The file's own lookup logs its failures.
+            Key::Inner(slot, ino) => {
+                let fs = self.slot_fs(slot)?;
+                fs.lookup(ino, name).map(|a| self.outer(slot, a, true))
+            }
+            Key::Path(dir) => {
+                let r = self.lookup_path(parent, &dir, name);
+                if let Err(e) = &r {
+                    if !matches!(e, Error::NotFound | Error::NameTooLong) {
+                        let p = dir.join(OsStr::from_bytes(name));
+                        warn!("lookup {}: {} ({e})", show(&p), e.errno_name());
+                    }
+                }
+                r
+            }
+        }
+    }
+
+    fn lookup_path(&self, parent: u64, dir: &Path, name: &[u8]) -> Result<Attr> {
+        if name.len() > crate::tree::names::NAME_MAX {
+            return Err(Error::NameTooLong);
+        }
+        let name = OsStr::from_bytes(name);
+        let rel = dir.join(name);
+        let full = self.root.join(&rel);
+        let m = std::fs::symlink_metadata(&full).map_err(|e| io_error(&full, e))?;
+        if m.is_file() && self.sniffed(&full, &m) {
+            match self.slot_for(parent, &rel, name, &m) {
+                Ok((slot, fs)) => {
+                    return fs
+                        .getattr(crate::tree::ROOT)
+                        .map(|a| self.outer(slot, a, true))
+                }
+                Err(e) => warn!(
+                    "{}: cannot open as HDF5, shown as a plain file: {e}",
+                    show(&rel)
+                ),
+            }
+        }
+        if !(m.is_file() || m.is_dir() || m.file_type().is_symlink()) {
+            return Err(Error::NotFound);
+        }
+        let (ino, _) = lock(&self.inodes).remember(Key::Path(rel));
+        Ok(self.attr_of(ino, &m))
+    }
+
+    fn sniffed(&self, full: &Path, m: &Metadata) -> bool {
+        is_hdf5(full, m.len())
+    }
+
+    /// The slot of the HDF5 file at `rel`, opened if no slot has it as it
+    /// is now.
+    fn slot_for(
+        &self,
+        parent: u64,
+        rel: &Path,
+        name: &OsStr,
+        m: &Metadata,
+    ) -> std::result::Result<(u32, Arc<Fs>), String> {
+        let ident = Ident::of(m);
+        {
+            let mut s = lock(&self.slots);
+            s.clock += 1;
+            let clock = s.clock;
+            if let Some(&id) = s.current.get(rel) {
+                let slot = s.by_id.get_mut(&id).expect("current slots exist");
+                // A file an SWMR writer extends is the same file as it grows.
+                let growing = slot.fs.refresh_interval().is_some()
+                    && (slot.ident.dev, slot.ident.ino) == (ident.dev, ident.ino);
+                if slot.ident == ident || growing {
+                    slot.used = clock;
+                    return Ok((id, slot.fs.clone()));
+                }
+                debug!("{}: replaced; opened anew", show(rel));
+                slot.replaced = true;
+                s.current.remove(rel);
+                self.retire(&mut s, id);
+            }
+        }
+        let source = Source {
+            name: self.root.join(rel),
+            parts: vec![self.root.join(rel)],
+            access: self.opts.access.clone(),
+        };
+        let fs = Fs::in_directory(
+            &source,
+            self.opts.file.clone(),
+            &self.shared,
+            (ident.dev, ident.ino),
+        )
+        .map_err(|e| e.msg)?;
+        let fs = Arc::new(fs);
+        let mut s = lock(&self.slots);
+        // Another request may have opened it meanwhile.
+        if let Some(&id) = s.current.get(rel) {
+            if s.by_id[&id].ident == ident {
+                return Ok((id, s.by_id[&id].fs.clone()));
+            }
+        }
+        let id = s.next;
+        s.next = s.next.checked_add(1).ok_or("too many files opened")?;
+        s.clock += 1;
+        let used = s.clock;
+        s.by_id.insert(
+            id,
+            Slot {
+                rel: rel.to_path_buf(),
+                ident,
+                fs: fs.clone(),
+                parent,
+                name: name.to_os_string(),
+                used,
+                retired: false,
+                replaced: false,
+                inodes: 0,
+            },
+        );
+        s.current.insert(rel.to_path_buf(), id);
+        self.let_go_past_max(&mut s, id);
+        Ok((id, fs))
+    }
+
+    /// Past `max_open` slots in use, let the least recently used go.
+    fn let_go_past_max(&self, s: &mut Slots, keep: u32) {
+        while s.current.len() > self.opts.max_open.max(1) {
+            let Some(oldest) = s
+                .current
+                .values()
+                .copied()
+                .filter(|&id| id != keep)
+                .min_by_key(|id| s.by_id[id].used)
+            else {
+                return;
+            };
+            let rel = s.by_id[&oldest].rel.clone();
+            s.current.remove(&rel);
+            self.retire(s, oldest);
+        }
+    }
+
+    /// No longer found by name: freed at once if the kernel holds none of
+    /// its inodes, else once it forgets them (it is asked to).
+    fn retire(&self, s: &mut Slots, id: u32) {
+        let Some(slot) = s.by_id.get_mut(&id) else {
+            return;
+        };
+        slot.retired = true;
+        if slot.inodes == 0 {
+            s.by_id.remove(&id);
+            return;
+        }
+        if let Some(tx) = lock(&self.evicted).as_ref() {
+            let _ = tx.send((slot.parent, slot.name.clone()));
+        }
+    }
+
+    pub fn forget(&self, ino: u64, n: u64) {
+        let Some(Key::Inner(slot, _)) = lock(&self.inodes).forget(ino, n) else {
+            return;
+        };
+        let mut s = lock(&self.slots);
+        if let Some(sl) = s.by_id.get_mut(&slot) {
+            sl.inodes = sl.inodes.saturating_sub(1);
+            if sl.inodes == 0 && sl.retired {
+                s.by_id.remove(&slot);
+            }
+        }
+    }
+
+    pub fn getattr(&self, ino: u64) -> Result<Attr> {
+        match self.key(ino)? {
+            Key::Inner(slot, i) => {
+                let fs = self.slot_fs(slot)?;
+                fs.getattr(i).map(|mut a| {
+                    a.ino = ino;
+                    a
+                })
+            }
+            Key::Path(rel) => {
+                let full = self.root.join(&rel);
+                let m = std::fs::symlink_metadata(&full).map_err(|e| io_error(&full, e))?;
+                Ok(self.attr_of(ino, &m))
+            }
+        }
+    }
+
+    /// Run `f` on the file holding `ino` with the file's inode; for paths
+    /// of the tree, EROFS (they cannot change through the mount).
+    pub fn in_file<T>(
+        &self,
+        ino: u64,
+        f: impl FnOnce(&Arc<Fs>, Ino) -> Result<T>,
+    ) -> Result<(T, u32)> {
+        match self.key(ino)? {
+            Key::Inner(slot, i) => f(&self.slot_fs(slot)?, i).map(|v| (v, slot)),
+            Key::Path(_) => Err(Error::ReadOnly),
+        }
+    }
+
+    pub fn read_only<T>(&self, ino: u64) -> Result<T> {
+        let what = match lock(&self.inodes).key(ino) {
+            Some(Key::Path(p)) => show(p),
+            Some(Key::Inner(slot, _)) => lock(&self.slots)
+                .by_id
+                .get(slot)
+                .map(|s| show(&s.rel))
+                .unwrap_or_default(),
+            None => format!("(inode {ino})"),
+        };
+        warn!("{what}: EROFS (a directory mount is read-only)");
+        Err(Error::ReadOnly)
+    }
+
+    pub fn readlink(&self, ino: u64) -> Result<Vec<u8>> {
+        match self.key(ino)? {
+            Key::Inner(slot, i) => self.slot_fs(slot)?.readlink(i),
+            Key::Path(rel) => {
+                let full = self.root.join(&rel);
+                std::fs::read_link(&full)
+                    .map(|t| t.as_os_str().as_bytes().to_vec())
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::InvalidInput => Error::NotSymlink,
+                        _ => io_error(&full, e),
+                    })
+            }
+        }
+    }
+
+    pub fn access(&self, ino: u64, write: bool) -> Result<()> {
+        if write {
+            return Err(Error::ReadOnly);
+        }
+        self.getattr(ino).map(|_| ())
+    }
+
+    pub fn open(&self, ino: u64, mode: OpenMode) -> Result<(u64, OpenCache)> {
+        if mode.write {
+            return self.read_only(ino);
+        }
+        match self.key(ino)? {
+            Key::Inner(slot, i) => {
+                let fs = {
+                    let mut s = lock(&self.slots);
+                    let sl = s.by_id.get_mut(&slot).ok_or(Error::NotFound)?;
+                    if sl.replaced {
+                        return Err(Error::Stale(format!(
+                            "{}: the file was replaced; look it up again",
+                            show(&sl.rel)
+                        )));
+                    }
+                    sl.fs.clone()
+                };
+                let cache = if fs.refresh_interval().is_some() {
+                    OpenCache::Direct
+                } else {
+                    OpenCache::Keep
+                };
+                let fh = fs.open(i, mode)?;
+                Ok(((u64::from(slot) << SLOT_SHIFT) | fh, cache))
+            }
+            Key::Path(rel) => {
+                let full = self.root.join(&rel);
+                let f = File::open(&full).map_err(|e| io_error(&full, e))?;
+                let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+                lock(&self.plain).insert(fh, Arc::new(f));
+                // A plain file may change in DIR: no pages kept across opens.
+                Ok((fh, OpenCache::Fresh))
+            }
+        }
+    }
+
+    /// Run `f` on the file of handle `fh` with the file's own handle.
+    pub fn by_handle<T>(&self, fh: u64, f: impl FnOnce(&Arc<Fs>, u64) -> Result<T>) -> Result<T> {
+        let slot = (fh >> SLOT_SHIFT) as u32;
+        if slot == 0 {
+            return Err(Error::ReadOnly);
+        }
+        f(&self.slot_fs(slot)?, fh & ((1 << SLOT_SHIFT) - 1))
+    }
+
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        if fh >> SLOT_SHIFT != 0 {
+            return self.by_handle(fh, |fs, h| fs.read(h, offset, size));
+        }
+        let f = lock(&self.plain)
+            .get(&fh)
+            .cloned()
+            .ok_or(Error::BadHandle)?;
+        let mut buf = vec![0u8; size as usize];
+        let mut got = 0;
+        while got < buf.len() {
+            match f.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Io(format!("read: {e}"))),
+            }
+        }
+        buf.truncate(got);
+        Ok(buf)
+    }
+
+    pub fn flush(&self, fh: u64) -> Result<()> {
+        if fh >> SLOT_SHIFT == 0 {
+            return Ok(());
+        }
+        self.by_handle(fh, |fs, h| fs.flush(h))
+    }
+
+    pub fn release(&self, fh: u64) -> Result<()> {
+        if fh >> SLOT_SHIFT == 0 {
+            lock(&self.plain).remove(&fh);
+            return Ok(());
+        }
+        self.by_handle(fh, |fs, h| fs.release(h))
+    }
+
+    pub fn readdir(&self, ino: u64) -> Result<DirView> {
+        match self.key(ino)? {
+            Key::Inner(slot, i) => {
+                let fs = self.slot_fs(slot)?;
+                let view = fs.readdir(i)?;
+                let t = lock(&self.inodes);
+                let entries = view
+                    .listing
+                    .entries
+                    .iter()
+                    .chain(view.pending.iter())
+                    .map(|e| DirEntry {
+                        name: e.name.clone(),
+                        ino: t
+                            .peek(&Key::Inner(slot, e.ino))
+                            .unwrap_or_else(|| hint(slot, e.ino)),
+                        kind: e.kind,
+                    })
+                    .collect();
+                Ok(DirView {
+                    listing: Arc::new(Listing::new(entries)),
+                    pending: Vec::new(),
+                })
+            }
+            Key::Path(rel) => Ok(DirView {
+                listing: self.dir_listing(&rel)?,
+                pending: Vec::new(),
+            }),
+        }
+    }
+
+    /// The entries of DIR's directory `rel`, in name order, kept for the
+    /// refresh time.
+    fn dir_listing(&self, rel: &Path) -> Result<Arc<Listing>> {
+        if let Some((at, l)) = lock(&self.listings).get(rel) {
+            if at.elapsed() < self.refresh() {
+                return Ok(l.clone());
+            }
+        }
+        let full = self.root.join(rel);
+        let rd = std::fs::read_dir(&full).map_err(|e| io_error(&full, e))?;
+        let mut entries = Vec::new();
+        for e in rd.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            let kind = if m.is_dir() || (m.is_file() && self.sniffed(&e.path(), &m)) {
+                EntryType::Directory
+            } else if m.is_file() {
+                EntryType::File
+            } else if m.file_type().is_symlink() {
+                EntryType::Symlink
+            } else {
+                continue;
+            };
+            entries.push(DirEntry {
+                name: e.file_name().as_bytes().to_vec(),
+                // Only informative (d_ino): lookups give the inodes.
+                ino: m.ino().max(2),
+                kind,
+            });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let l = Arc::new(Listing::new(entries));
+        let mut c = lock(&self.listings);
+        if c.len() >= LISTINGS {
+            c.clear();
+        }
+        c.insert(rel.to_path_buf(), (Instant::now(), l.clone()));
+        Ok(l)
+    }
+
+    pub fn statfs(&self) -> StatFs {
+        StatFs {
+            blocks: 0,
+            files: lock(&self.inodes).count() as u64,
+            bsize: 4096,
+            namelen: crate::tree::names::NAME_MAX as u32,
+        }
+    }
+
+    pub fn getxattr(&self, ino: u64, name: &[u8], size: u32) -> Result<Xattr> {
+        match self.key(ino)? {
+            Key::Inner(slot, i) => self.slot_fs(slot)?.getxattr(i, name, size),
+            Key::Path(_) => Err(Error::NoAttr),
+        }
+    }
+
+    pub fn listxattr(&self, ino: u64, size: u32) -> Result<Xattr> {
+        match self.key(ino)? {
+            Key::Inner(slot, i) => self.slot_fs(slot)?.listxattr(i, size),
+            Key::Path(_) => Ok(if size == 0 {
+                Xattr::Size(0)
+            } else {
+                Xattr::Data(Vec::new())
+            }),
+        }
+    }
+}
+
+/// An informative inode number (d_ino of a listing) for a file's inode the
+/// kernel has not looked up: never one the mount gives out.
+fn hint(slot: u32, ino: Ino) -> u64 {
+    (1 << 63) | (u64::from(slot) << 32) | (ino & 0xffff_ffff)
+}

@@ -1,0 +1,212 @@
+//! What a mount serves: one HDF5 file ([`Fs`] as it is), or a directory
+//! tree in which every HDF5 file is a directory holding that file's tree
+//! ([`dir`]). The FUSE adapter speaks to [`Mount`] only.
+//!
+//! - [`dir`]: the directory mount: paths of the tree, files opened on first
+//!   use in shared libhdf5 workers, at most `max_open` kept, and the
+//!   kernel's inodes translated to each file's own;
+//! - [`inodes`]: the directory mount's inode table, with lookup counts;
+//! - [`sniff`]: which files are HDF5.
+
+mod dir;
+mod inodes;
+mod sniff;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::fs::{Attr, DirView, Fs, OpenMode, RenameFlags, Result, SetAttr, StatFs, Xattr};
+use crate::tree::Ino;
+
+pub use dir::{DirMount, DirOptions};
+pub use sniff::is_hdf5;
+
+/// How the kernel may cache what it reads of an open file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenCache {
+    /// Keep cached pages across opens (the file does not change).
+    Keep,
+    /// Drop cached pages at open (the file may have changed since).
+    Fresh,
+    /// No page cache: every read reaches h5fs (the file grows meanwhile).
+    Direct,
+}
+
+enum Inner {
+    Single(Arc<Fs>),
+    Dir(Box<DirMount>),
+}
+
+pub struct Mount {
+    inner: Inner,
+}
+
+/// Call `$f` on the single file, or the directory mount's `$d`.
+macro_rules! route {
+    ($self:ident, $fs:ident => $single:expr, $dir:ident => $multi:expr) => {
+        match &$self.inner {
+            Inner::Single($fs) => $single,
+            Inner::Dir($dir) => $multi,
+        }
+    };
+}
+
+impl Mount {
+    pub fn single(fs: Arc<Fs>) -> Mount {
+        Mount {
+            inner: Inner::Single(fs),
+        }
+    }
+
+    pub fn directory(d: DirMount) -> Mount {
+        Mount {
+            inner: Inner::Dir(Box::new(d)),
+        }
+    }
+
+    /// How long the kernel may keep names and attributes; None: as long as
+    /// a read-only mount of an unchanging file allows.
+    pub fn refresh_interval(&self) -> Option<Duration> {
+        route!(self, fs => fs.refresh_interval(), d => Some(d.refresh()))
+    }
+
+    /// Once the session runs: lets the directory mount ask the kernel to
+    /// drop what it holds of files it closes.
+    pub fn set_notifier(&self, n: fuser::Notifier) {
+        if let Inner::Dir(d) = &self.inner {
+            d.set_notifier(n);
+        }
+    }
+
+    pub fn lookup(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
+        route!(self, fs => fs.lookup(parent, name), d => d.lookup(parent, name))
+    }
+
+    /// The kernel forgets `n` lookups of `ino`.
+    pub fn forget(&self, ino: Ino, n: u64) {
+        if let Inner::Dir(d) = &self.inner {
+            d.forget(ino, n);
+        }
+    }
+
+    pub fn getattr(&self, ino: Ino) -> Result<Attr> {
+        route!(self, fs => fs.getattr(ino), d => d.getattr(ino))
+    }
+
+    pub fn setattr(&self, ino: Ino, set: SetAttr) -> Result<Attr> {
+        route!(self, fs => fs.setattr(ino, set), d => d.in_file(ino, |fs, i| fs.setattr(i, set)).map(|(a, _)| a))
+    }
+
+    pub fn readlink(&self, ino: Ino) -> Result<Vec<u8>> {
+        route!(self, fs => fs.readlink(ino), d => d.readlink(ino))
+    }
+
+    pub fn access(&self, ino: Ino, write: bool) -> Result<()> {
+        route!(self, fs => fs.access(ino, write), d => d.access(ino, write))
+    }
+
+    pub fn open(&self, ino: Ino, mode: OpenMode) -> Result<(u64, OpenCache)> {
+        route!(self, fs => {
+            let cache = if fs.refresh_interval().is_some() { OpenCache::Direct } else { OpenCache::Keep };
+            fs.open(ino, mode).map(|fh| (fh, cache))
+        }, d => d.open(ino, mode))
+    }
+
+    pub fn create(&self, parent: Ino, name: &[u8]) -> Result<(Attr, u64)> {
+        route!(self, fs => fs.create(parent, name), d => d.read_only(parent))
+    }
+
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        route!(self, fs => fs.read(fh, offset, size), d => d.read(fh, offset, size))
+    }
+
+    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
+        route!(self, fs => fs.write(fh, offset, data), d => d.by_handle(fh, |fs, h| fs.write(h, offset, data)))
+    }
+
+    pub fn flush(&self, fh: u64) -> Result<()> {
+        route!(self, fs => fs.flush(fh), d => d.flush(fh))
+    }
+
+    pub fn release(&self, fh: u64) -> Result<()> {
+        route!(self, fs => fs.release(fh), d => d.release(fh))
+    }
+
+    pub fn fsync(&self, fh: u64) -> Result<()> {
+        route!(self, fs => fs.fsync(fh), d => d.flush(fh))
+    }
+
+    pub fn fsyncdir(&self) -> Result<()> {
+        route!(self, fs => fs.fsyncdir(), _d => Ok(()))
+    }
+
+    pub fn readdir(&self, ino: Ino) -> Result<DirView> {
+        route!(self, fs => fs.readdir(ino), d => d.readdir(ino))
+    }
+
+    pub fn statfs(&self) -> StatFs {
+        route!(self, fs => fs.statfs(), d => d.statfs())
+    }
+
+    pub fn getxattr(&self, ino: Ino, name: &[u8], size: u32) -> Result<Xattr> {
+        route!(self, fs => fs.getxattr(ino, name, size), d => d.getxattr(ino, name, size))
+    }
+
+    pub fn listxattr(&self, ino: Ino, size: u32) -> Result<Xattr> {
+        route!(self, fs => fs.listxattr(ino, size), d => d.listxattr(ino, size))
+    }
+
+    pub fn setxattr(
+        &self,
+        ino: Ino,
+        name: &[u8],
+        value: &[u8],
+        create_only: bool,
+        replace_only: bool,
+    ) -> Result<()> {
+        route!(self,
+            fs => fs.setxattr(ino, name, value, create_only, replace_only),
+            d => d.read_only(ino))
+    }
+
+    pub fn removexattr(&self, ino: Ino, name: &[u8]) -> Result<()> {
+        route!(self, fs => fs.removexattr(ino, name), d => d.read_only(ino))
+    }
+
+    pub fn mkdir(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
+        route!(self, fs => fs.mkdir(parent, name), d => d.read_only(parent))
+    }
+
+    pub fn mknod(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
+        route!(self, fs => fs.mknod(parent, name), d => d.read_only(parent))
+    }
+
+    pub fn unlink(&self, parent: Ino, name: &[u8]) -> Result<()> {
+        route!(self, fs => fs.unlink(parent, name), d => d.read_only(parent))
+    }
+
+    pub fn rmdir(&self, parent: Ino, name: &[u8]) -> Result<()> {
+        route!(self, fs => fs.rmdir(parent, name), d => d.read_only(parent))
+    }
+
+    pub fn symlink(&self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Attr> {
+        route!(self, fs => fs.symlink(parent, name, target), d => d.read_only(parent))
+    }
+
+    pub fn rename(
+        &self,
+        parent: Ino,
+        name: &[u8],
+        new_parent: Ino,
+        new_name: &[u8],
+        flags: RenameFlags,
+    ) -> Result<()> {
+        route!(self,
+            fs => fs.rename(parent, name, new_parent, new_name, flags),
+            d => d.read_only(parent))
+    }
+
+    pub fn link(&self, ino: Ino, new_parent: Ino, new_name: &[u8]) -> Result<Attr> {
+        route!(self, fs => fs.link(ino, new_parent, new_name), d => d.read_only(ino))
+    }
+}

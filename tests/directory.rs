@@ -1,0 +1,278 @@
+//! Directory mounts: `h5fs DIR MNT` (docs/SEMANTICS.md §15). Every HDF5
+//! file of the tree, found by its signature, is a directory holding its
+//! tree as a single-file mount shows it; other files are themselves. h5py
+//! is the oracle.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+/// tests/python/dir_check.py over the mount: its JSON report.
+fn dir_check(mnt: &Path, src: &Path, seed: u32) -> serde_json::Value {
+    let out = Command::new(PYTHON)
+        .arg(repo().join("tests/python/dir_check.py"))
+        .arg(mnt)
+        .arg(src)
+        .args(["--seed", &seed.to_string()])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "dir_check.py: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn no_mismatches(r: &serde_json::Value) {
+    assert_eq!(r["mismatches"].as_array().unwrap().len(), 0, "{r:#}");
+}
+
+#[test]
+fn a_tree_of_mixed_files_shows_each_hdf5_file_as_its_tree() {
+    if !fuse_available("directory_tree") {
+        return;
+    }
+    let dir = TempDir::new("dirtree");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("run/2024")).unwrap();
+    py_in(
+        &src,
+        "with h5py.File(d + '/a.h5', 'w') as f:\n\
+         \x20   f['x'] = np.arange(1000, dtype='<i4')\n\
+         \x20   f.create_dataset('g/z', data=np.arange(3000.).reshape(30, 100), chunks=(7, 11), compression='gzip')\n\
+         \x20   f['g'].attrs['units'] = 'K'\n\
+         with h5py.File(d + '/run/2024/scan.nxs', 'w', userblock_size=1024) as f:\n\
+         \x20   f['entry/data'] = np.ones((4, 5), dtype='>f8')\n\
+         with h5py.File(d + '/run/noext', 'w') as f:\n\
+         \x20   f['v'] = np.arange(5, dtype='u1')\n\
+         open(d + '/notes.txt', 'w').write('not hdf5\\n')\n\
+         open(d + '/classic.nc', 'wb').write(b'CDF\\x01' + bytes(100))\n\
+         os.symlink('a.h5', d + '/alias.h5')\n",
+    );
+    // A netCDF-4 file made by netCDF itself.
+    let cdl = repo().join("tests/data/netcdf/cf.cdl");
+    let (ok, _, err) = run(
+        "ncgen",
+        &[
+            "-k",
+            "nc4",
+            "-o",
+            src.join("run/cf.nc").to_str().unwrap(),
+            cdl.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "ncgen: {err}");
+
+    let m = Mount::with(&src, &["-o", "max_open=2"], &[]);
+    let kind = |rel: &str| {
+        let md = std::fs::symlink_metadata(m.path(rel)).unwrap();
+        if md.file_type().is_symlink() {
+            "link"
+        } else if md.is_dir() {
+            "dir"
+        } else {
+            "file"
+        }
+    };
+    assert_eq!(kind("a.h5"), "dir");
+    assert_eq!(kind("run"), "dir");
+    assert_eq!(
+        kind("run/2024/scan.nxs"),
+        "dir",
+        "found by signature, past a user block"
+    );
+    assert_eq!(kind("run/noext"), "dir");
+    assert_eq!(kind("run/cf.nc"), "dir", "netCDF-4 is HDF5");
+    assert_eq!(kind("classic.nc"), "file", "netCDF-3 is not");
+    assert_eq!(kind("notes.txt"), "file");
+    assert_eq!(kind("alias.h5"), "link");
+    assert_eq!(
+        std::fs::read_link(m.path("alias.h5")).unwrap(),
+        Path::new("a.h5")
+    );
+    assert_eq!(std::fs::read(m.path("notes.txt")).unwrap(), b"not hdf5\n");
+    let mut names: Vec<String> = std::fs::read_dir(&m.mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["a.h5", "alias.h5", "classic.nc", "notes.txt", "run"]
+    );
+    // Inside a file's directory, every single-file rule.
+    assert_eq!(
+        std::fs::read(m.path("run/2024/scan.nxs/.userblock"))
+            .unwrap()
+            .len(),
+        1024
+    );
+    let (ok, out, _) = run(
+        "getfattr",
+        &[
+            "--only-values",
+            "-n",
+            "user.units",
+            m.path("a.h5/g").to_str().unwrap(),
+        ],
+    );
+    assert!(ok && out == "K", "{out}");
+    for (rel, args) in [
+        ("a.h5", vec![]),
+        ("run/2024/scan.nxs", vec![]),
+        ("run/cf.nc", vec![]),
+    ] {
+        let report = oracle_in(&m, rel, &src.join(rel), &args);
+        no_mismatches_oracle(&report, rel);
+    }
+    no_mismatches(&dir_check(&m.mnt, &src, 1));
+    // Writes anywhere are refused: a directory mount is read-only.
+    assert_eq!(errno_of(std::fs::create_dir(m.path("new"))), libc::EROFS);
+    assert_eq!(
+        errno_of(std::fs::create_dir(m.path("a.h5/new"))),
+        libc::EROFS
+    );
+    assert_eq!(
+        errno_of(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(m.path("notes.txt"))
+        ),
+        libc::EROFS
+    );
+    assert!(m.finish());
+}
+
+/// The oracle over one file's directory of a directory mount.
+fn oracle_in(m: &Mount, rel: &str, file: &Path, args: &[&str]) -> serde_json::Value {
+    let report = m.dir.path().join("oracle-dir.json");
+    let out = Command::new(PYTHON)
+        .arg(repo().join("tests/python/oracle.py"))
+        .arg(m.path(rel))
+        .arg(file)
+        .arg("--json-out")
+        .arg(&report)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|_| panic!("oracle: {}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn no_mismatches_oracle(r: &serde_json::Value, what: &str) {
+    assert_eq!(
+        r["mismatches"].as_array().unwrap().len(),
+        0,
+        "{what}: {r:#}"
+    );
+    assert!(r["datasets"].as_u64().unwrap() > 0, "{what}: {r:#}");
+}
+
+#[test]
+fn two_thousand_files_through_a_few_open_ones_read_right_in_any_order() {
+    if !fuse_available("directory_many") {
+        return;
+    }
+    let dir = TempDir::new("dirmany");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    py_in(
+        &src,
+        "for i in range(2000):\n\
+         \x20   sub = os.path.join(d, 'b%02d' % (i % 20))\n\
+         \x20   os.makedirs(sub, exist_ok=True)\n\
+         \x20   with h5py.File(os.path.join(sub, 'f%04d.h5' % i), 'w') as f:\n\
+         \x20       f['v'] = np.arange(i, i + 64, dtype='<i8')\n\
+         \x20       f.create_dataset('c', data=np.full(300, i, dtype='<f4'), chunks=(50,), compression='gzip')\n",
+    );
+    let m = Mount::with(&src, &["-o", "max_open=16,hdf5_workers=2"], &[]);
+    // Several processes at once, each in its own random order.
+    let readers: Vec<_> = (0..4)
+        .map(|seed| {
+            let (mnt, src) = (m.mnt.clone(), src.clone());
+            std::thread::spawn(move || dir_check(&mnt, &src, seed))
+        })
+        .collect();
+    for r in readers {
+        let report = r.join().unwrap();
+        no_mismatches(&report);
+        assert_eq!(report["hdf5"], 2000);
+    }
+    // Files let go are opened again on demand: a second pass still reads right.
+    no_mismatches(&dir_check(&m.mnt, &src, 9));
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", m.pid()))
+        .unwrap()
+        .count();
+    assert!(fds < 400, "the daemon holds {fds} descriptors");
+    assert!(m.finish());
+}
+
+#[test]
+fn files_added_removed_and_replaced_while_mounted() {
+    if !fuse_available("directory_changes") {
+        return;
+    }
+    let dir = TempDir::new("dirchange");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let write = |name: &str, value: i32| {
+        py_in(
+            &src,
+            &format!(
+                "tmp = os.path.join(d, '.tmp-{name}')\n\
+                 with h5py.File(tmp, 'w') as f:\n    f['x'] = np.full(100, {value}, dtype='<i4')\n\
+                 os.rename(tmp, os.path.join(d, '{name}'))\n"
+            ),
+        )
+    };
+    write("keep.h5", 1);
+    write("gone.h5", 2);
+    write("swap.h5", 3);
+    let m = Mount::with(&src, &["-o", "refresh=0.2"], &[]);
+    let x = |name: &str| std::fs::read(m.path(&format!("{name}/x")));
+    let value = |b: &[u8]| i32::from_le_bytes(b[..4].try_into().unwrap());
+    assert_eq!(value(&x("swap.h5").unwrap()), 3);
+    // A reader that has the old file open.
+    let old = std::fs::File::open(m.path("swap.h5/x")).unwrap();
+
+    write("new.h5", 4);
+    std::fs::remove_file(src.join("gone.h5")).unwrap();
+    write("swap.h5", 5);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(value(&x("new.h5").unwrap()), 4, "an added file shows up");
+    assert_eq!(
+        errno_of(x("gone.h5")),
+        libc::ENOENT,
+        "a removed file is gone"
+    );
+    assert_eq!(
+        value(&x("swap.h5").unwrap()),
+        5,
+        "a replaced file is read anew"
+    );
+    assert_eq!(value(&x("keep.h5").unwrap()), 1);
+    let listed: Vec<String> = std::fs::read_dir(&m.mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    let mut listed = listed;
+    listed.sort();
+    assert_eq!(listed, ["keep.h5", "new.h5", "swap.h5"]);
+    // The old handle reads the old file whole, or fails: never the new bytes.
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 400];
+    match old.read_exact_at(&mut buf, 0) {
+        Ok(()) => assert!(buf.chunks(4).all(|c| value(c) == 3), "a mix of old and new"),
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ESTALE), "{e}"),
+    }
+    drop(old);
+    assert!(m.finish());
+}
