@@ -227,6 +227,7 @@ fn serve(
             .collect(),
         zarr: opts.zarr,
         refresh: opts.refresh,
+        tree: None,
     };
     let (fs, fsname) = match target {
         Target::File(source) => (
@@ -341,11 +342,19 @@ fn open_file(
     })
 }
 
+/// Files of a `rw` directory mount in use at once, by default.
+const DEFAULT_MAX_OPEN_RW: usize = 32;
+
 /// A directory mount: its files share libhdf5 workers and a chunk cache.
 fn open_directory(dir: &Path, opts: &MountOptions, mut fs_opts: FsOptions) -> DirMount {
-    let max_open = opts
-        .max_open
-        .map_or_else(sys::default_max_open, |n| n as usize);
+    // A writable file has a worker process of its own: fewer in use.
+    let max_open = opts.max_open.map_or_else(
+        || match opts.read_write {
+            true => sys::default_max_open().min(DEFAULT_MAX_OPEN_RW),
+            false => sys::default_max_open(),
+        },
+        |n| n as usize,
+    );
     let workers = fs_opts.workers.max_workers.max(1);
     let shared = Shared {
         pool: WorkerPool::new(fs_opts.workers.clone(), (max_open / workers).max(1) as u32),
@@ -353,7 +362,6 @@ fn open_directory(dir: &Path, opts: &MountOptions, mut fs_opts: FsOptions) -> Di
     };
     // Read-ahead threads are per file: none for a tree of files.
     fs_opts.read_ahead = false;
-    fs_opts.writable = false;
     let access = Access {
         driver: match opts.driver.as_deref() {
             Some("stdio") => Driver::Stdio,

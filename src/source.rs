@@ -93,12 +93,6 @@ pub fn resolve_target(source: &Path, o: &MountOptions) -> Result<Target, String>
     if !is_dir || matches!(o.driver.as_deref(), Some("family" | "split" | "core")) {
         return resolve(source, o).map(Target::File);
     }
-    if o.read_write {
-        return Err(format!(
-            "{}: a directory mount is read-only; mount one of its files with -o rw to change it",
-            source.display()
-        ));
-    }
     if o.zarr {
         return Err(format!(
             "{}: option 'zarr' is for one file, not a directory",

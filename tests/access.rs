@@ -249,7 +249,7 @@ fn libver_sets_the_format_of_new_objects_and_rdcc_the_chunk_cache() {
         make_h5(&file, "f['x'] = 1");
         let m = Mount::with(&file, &["-o", &format!("rw,libver={libver}")], &[]);
         std::fs::create_dir(m.path("g")).unwrap();
-        std::fs::write(m.path("g/d.npy"), npy_u8(&[1, 2, 3])).unwrap();
+        std::fs::write(m.path("g/d.npy"), npy_file("|u1", 3, &[1, 2, 3])).unwrap();
         assert!(m.finish());
         let seen = read_h5(
             &file,
@@ -280,22 +280,4 @@ fn libver_sets_the_format_of_new_objects_and_rdcc_the_chunk_cache() {
         log.contains("chunk cache 10007 slots 4194304 bytes w0 0.5"),
         "libhdf5 holds the settings given: {log}"
     );
-}
-
-/// A .npy file of u8 values.
-fn npy_u8(values: &[u8]) -> Vec<u8> {
-    let dict = format!(
-        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({},), }}",
-        values.len()
-    );
-    let mut header = dict.into_bytes();
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(b' ');
-    }
-    header.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(values);
-    out
 }

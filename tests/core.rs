@@ -31,6 +31,7 @@ fn options(writable: bool) -> FsOptions {
         views: vec![View::Sidecar],
         zarr: false,
         refresh: std::time::Duration::from_secs(1),
+        tree: None,
     }
 }
 

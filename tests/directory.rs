@@ -276,3 +276,127 @@ fn files_added_removed_and_replaced_while_mounted() {
     drop(old);
     assert!(m.finish());
 }
+
+#[test]
+fn external_links_to_files_of_the_tree_are_symlinks_to_their_directories() {
+    if !fuse_available("directory_links") {
+        return;
+    }
+    let dir = TempDir::new("dirlinks");
+    let src = dir.path().join("src");
+    let outside = dir.path().join("outside.h5");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    py_in(
+        &src,
+        &format!(
+            "with h5py.File(d + '/sub/b.h5', 'w') as f:\n\
+             \x20   f['grp/data'] = np.arange(7, dtype='<i2')\n\
+             with h5py.File({outside:?}, 'w') as f:\n\
+             \x20   f['o'] = np.arange(3, dtype='u1')\n\
+             with h5py.File(d + '/a.h5', 'w') as f:\n\
+             \x20   f['ext'] = h5py.ExternalLink('sub/b.h5', '/grp/data')\n\
+             \x20   f.create_group('g/h')\n\
+             \x20   f['g/h/whole'] = h5py.ExternalLink('sub/b.h5', '/')\n\
+             \x20   f['out'] = h5py.ExternalLink({outside:?}, '/o')\n\
+             \x20   f['missing'] = h5py.ExternalLink('nope.h5', '/x')\n",
+            outside = outside.to_str().unwrap()
+        ),
+    );
+    let m = Mount::new(&src);
+    let link = |rel: &str| std::fs::read_link(m.path(rel)).ok();
+    assert_eq!(link("a.h5/ext"), Some("../sub/b.h5/grp/data".into()));
+    assert_eq!(link("a.h5/g/h/whole"), Some("../../../sub/b.h5".into()));
+    // Through the symlink: the other file's own directory.
+    let want: Vec<u8> = (0..7i16).flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(std::fs::read(m.path("a.h5/ext")).unwrap(), want);
+    assert!(m.path("a.h5/g/h/whole/grp/data.json").exists());
+    // Outside the tree: followed in place, as in a single-file mount.
+    assert_eq!(link("a.h5/out"), None);
+    assert_eq!(std::fs::read(m.path("a.h5/out")).unwrap(), [0, 1, 2]);
+    // Dangling: the link's text, as in a single-file mount.
+    assert_eq!(link("a.h5/missing"), Some("nope.h5:/x".into()));
+    assert!(m.finish());
+}
+
+#[test]
+fn rw_changes_go_into_each_file_and_the_tree_stays_read_only() {
+    if !fuse_available("directory_rw") {
+        return;
+    }
+    let dir = TempDir::new("dirrw");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    py_in(
+        &src,
+        "with h5py.File(d + '/a.h5', 'w') as f:\n\
+         \x20   f['x'] = np.arange(10, dtype='<i4')\n\
+         \x20   f.create_dataset('grow', data=np.arange(4, dtype='<i4'), maxshape=(None,), chunks=(4,))\n\
+         with h5py.File(d + '/sub/b.h5', 'w') as f:\n\
+         \x20   f['y'] = np.arange(3.)\n\
+         open(d + '/t.txt', 'w').write('t')\n",
+    );
+    let m = Mount::with(&src, &["-o", "rw"], &[]);
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    std::fs::create_dir(m.path("a.h5/g")).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(m.path("a.h5/x"))
+        .unwrap();
+    f.write_all_at(&7i32.to_le_bytes(), 8).unwrap();
+    drop(f);
+    let mut g = std::fs::OpenOptions::new()
+        .append(true)
+        .open(m.path("a.h5/grow"))
+        .unwrap();
+    g.write_all(&[9u8; 8]).unwrap();
+    drop(g);
+    let (ok, _, err) = run(
+        "setfattr",
+        &[
+            "-n",
+            "user.note",
+            "-v",
+            "hi",
+            m.path("a.h5/x").to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    std::fs::rename(m.path("a.h5/g"), m.path("a.h5/h")).unwrap();
+    assert_eq!(
+        errno_of(std::fs::rename(m.path("a.h5/h"), m.path("sub/b.h5/h"))),
+        libc::EXDEV
+    );
+    std::fs::write(
+        m.path("sub/b.h5/z.npy"),
+        npy_file("<i8", 2, &[5i64, 6].map(i64::to_le_bytes).concat()),
+    )
+    .unwrap();
+    // Outside the files' trees: EROFS.
+    assert_eq!(errno_of(std::fs::create_dir(m.path("new"))), libc::EROFS);
+    assert_eq!(errno_of(std::fs::write(m.path("t.txt"), b"x")), libc::EROFS);
+    assert_eq!(errno_of(std::fs::remove_file(m.path("t.txt"))), libc::EROFS);
+    assert_eq!(
+        errno_of(std::fs::rename(m.path("t.txt"), m.path("a.h5/t"))),
+        libc::EXDEV
+    );
+    // Each file stays the same file as this mount changes it.
+    assert_eq!(std::fs::read(m.path("a.h5/grow")).unwrap().len(), 24);
+    assert!(
+        !m.log_text().contains("cannot open as HDF5"),
+        "{}",
+        m.log_text()
+    );
+    assert!(m.finish());
+    let seen = read_h5(
+        &src.join("a.h5"),
+        "print(sorted(f), list(f['x'][:4]), list(f['grow'][()]), f['x'].attrs['note'])",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen).trim(),
+        "['grow', 'h', 'x'] [0, 1, 7, 3] [0, 1, 2, 3, 151587081, 151587081] hi"
+    );
+    let seen = read_h5(&src.join("sub/b.h5"), "print(sorted(f), list(f['z'][()]))");
+    assert_eq!(String::from_utf8_lossy(&seen).trim(), "['y', 'z'] [5, 6]");
+    assert_eq!(std::fs::read(src.join("t.txt")).unwrap(), b"t");
+}

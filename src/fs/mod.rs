@@ -33,6 +33,7 @@ mod ops;
 mod read;
 mod shape;
 mod stage;
+mod treelinks;
 mod userblock;
 mod views;
 mod xattr;
@@ -84,6 +85,18 @@ pub struct FsOptions {
     /// How long sizes are trusted when the file may change under the mount
     /// (opened for SWMR reading).
     pub refresh: std::time::Duration,
+    /// Where the file is in a directory mount: external links to other
+    /// files of the tree become symlinks to their directories.
+    pub tree: Option<TreePlace>,
+}
+
+/// A file's place in a directory mount.
+#[derive(Debug, Clone)]
+pub struct TreePlace {
+    /// The directory mounted, canonical.
+    pub root: std::path::PathBuf,
+    /// The file's path relative to it.
+    pub file: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,8 +289,11 @@ impl Fs {
                     // each worker of a core mount would hold the whole file.
                     cfg.max_workers = 1;
                 }
-                open_workers(source, opts.writable, |access| {
-                    Workers::open(cfg.clone(), source.name.clone(), opts.writable, access)
+                // A file of a directory mount is opened for writing at its
+                // first change only (§15.5).
+                let writable = opts.writable && opts.tree.is_none();
+                open_workers(source, writable, |access| {
+                    Workers::open(cfg.clone(), source.name.clone(), writable, access)
                 })?
             }
         };
@@ -347,7 +363,7 @@ impl Fs {
         };
         // A file that marks itself open for writing stays unmarked until the
         // first change, so a crash of an idle mount leaves it clean.
-        if fs.opts.writable && fs.marks_writers() {
+        if fs.opts.writable && fs.marks_writers() && fs.file.h5.is_writable() {
             fs.file.h5.reopen(false)?;
         }
         Ok(fs)

@@ -98,6 +98,12 @@ impl Fs {
         let mut resolved = Vec::with_capacity(links.len());
         for (link, info) in links {
             let path = join(&node.path, &link.name);
+            if let LinkKind::External { file, path: inner } = &link.kind {
+                if let Some(text) = self.link_into_tree(&node, file, inner) {
+                    resolved.push((link.name, Target::Symlink(text)));
+                    continue;
+                }
+            }
             let target = match (&link.kind, info) {
                 (LinkKind::Soft(value), None) => Target::Symlink(soft_link_text(&node.path, value)),
                 (LinkKind::Hard | LinkKind::External { .. } | LinkKind::Soft(_), Some(info)) => {

@@ -25,9 +25,11 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use log::{debug, warn};
 
 use super::inodes::{Inodes, Key};
-use super::sniff::is_hdf5;
 use super::OpenCache;
-use crate::fs::{Attr, DirView, Error, Fs, FsOptions, OpenMode, Result, Shared, StatFs, Xattr};
+use crate::fs::{
+    Attr, DirView, Error, Fs, FsOptions, OpenMode, Result, Shared, StatFs, TreePlace, Xattr,
+};
+use crate::sniff::is_hdf5;
 use crate::source::Source;
 use crate::tree::{DirEntry, EntryType, Ino, Listing};
 
@@ -114,6 +116,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn show(p: &Path) -> String {
+    if p.as_os_str().is_empty() {
+        return ".".into();
+    }
     p.display().to_string()
 }
 
@@ -297,8 +302,9 @@ impl DirMount {
             let clock = s.clock;
             if let Some(&id) = s.current.get(rel) {
                 let slot = s.by_id.get_mut(&id).expect("current slots exist");
-                // A file an SWMR writer extends is the same file as it grows.
-                let growing = slot.fs.refresh_interval().is_some()
+                // A file an SWMR writer extends is the same file as it
+                // grows, and so is one this mount changes (on rw mounts).
+                let growing = (slot.fs.refresh_interval().is_some() || self.writable())
                     && (slot.ident.dev, slot.ident.ino) == (ident.dev, ident.ino);
                 if slot.ident == ident || growing {
                     slot.used = clock;
@@ -315,12 +321,18 @@ impl DirMount {
             parts: vec![self.root.join(rel)],
             access: self.opts.access.clone(),
         };
-        let fs = Fs::in_directory(
-            &source,
-            self.opts.file.clone(),
-            &self.shared,
-            (ident.dev, ident.ino),
-        )
+        let mut opts = self.opts.file.clone();
+        opts.tree = Some(TreePlace {
+            root: self.root.clone(),
+            file: rel.to_path_buf(),
+        });
+        // A writable file has a worker of its own (only one process may
+        // have it open for writing); read-only ones share the pool.
+        let fs = if opts.writable {
+            Fs::new(&source, opts)
+        } else {
+            Fs::in_directory(&source, opts, &self.shared, (ident.dev, ident.ino))
+        }
         .map_err(|e| e.msg)?;
         let fs = Arc::new(fs);
         let mut s = lock(&self.slots);
@@ -460,14 +472,114 @@ impl DirMount {
     }
 
     pub fn access(&self, ino: u64, write: bool) -> Result<()> {
-        if write {
-            return Err(Error::ReadOnly);
+        match self.key(ino)? {
+            Key::Inner(slot, i) if self.writable() => self.slot_fs(slot)?.access(i, write),
+            _ if write => Err(Error::ReadOnly),
+            _ => self.getattr(ino).map(|_| ()),
         }
-        self.getattr(ino).map(|_| ())
+    }
+
+    /// Whether the files' trees may change (`-o rw`); the tree of DIR
+    /// itself never does.
+    pub fn writable(&self) -> bool {
+        self.opts.file.writable
+    }
+
+    /// A change in directory `parent` that makes an entry: done by the file
+    /// holding it (its inode for the new entry given out); EROFS in DIR.
+    pub fn make<T>(
+        &self,
+        parent: u64,
+        f: impl FnOnce(&Arc<Fs>, Ino) -> Result<(Attr, T)>,
+    ) -> Result<(Attr, T)> {
+        match self.key(parent)? {
+            Key::Inner(slot, p) if self.writable() => {
+                let fs = self.slot_fs(slot)?;
+                self.check_writable(slot)?;
+                f(&fs, p).map(|(a, t)| (self.outer(slot, a, true), t))
+            }
+            _ => self.read_only(parent),
+        }
+    }
+
+    /// A change of entries of directory `parent` (or of inode `parent`):
+    /// done by the file holding it; EROFS in DIR.
+    pub fn change<T>(&self, parent: u64, f: impl FnOnce(&Arc<Fs>, Ino) -> Result<T>) -> Result<T> {
+        match self.key(parent)? {
+            Key::Inner(slot, p) if self.writable() => {
+                let fs = self.slot_fs(slot)?;
+                self.check_writable(slot)?;
+                f(&fs, p)
+            }
+            _ => self.read_only(parent),
+        }
+    }
+
+    /// A change that names two places (rename, link): both in one file, else
+    /// EXDEV (EROFS when both are in DIR).
+    pub fn change_two<T>(
+        &self,
+        a: u64,
+        b: u64,
+        f: impl FnOnce(&Arc<Fs>, Ino, Ino) -> Result<(T, u32)>,
+    ) -> Result<T> {
+        match (self.key(a)?, self.key(b)?) {
+            (Key::Inner(sa, ia), Key::Inner(sb, ib)) if sa == sb && self.writable() => {
+                let fs = self.slot_fs(sa)?;
+                self.check_writable(sa)?;
+                f(&fs, ia, ib).map(|(t, _)| t)
+            }
+            (Key::Path(_), Key::Path(_)) => self.read_only(a),
+            _ if !self.writable() => self.read_only(a),
+            _ => Err(Error::CrossDevice(
+                "across two HDF5 files, or a file and the directory".into(),
+            )),
+        }
+    }
+
+    /// A file the caller may not write is refused before libhdf5 tries.
+    fn check_writable(&self, slot: u32) -> Result<()> {
+        let path = match lock(&self.slots).by_id.get(&slot) {
+            Some(s) => self.root.join(&s.rel),
+            None => return Err(Error::NotFound),
+        };
+        crate::sys::can_write(&path).map_err(|e| {
+            Error::Access(format!(
+                "{}: not writable by you ({e})",
+                show(path.strip_prefix(&self.root).unwrap_or(&path))
+            ))
+        })
+    }
+
+    /// A new name in `new_parent` for `ino`, in the same file only.
+    pub fn link(&self, ino: u64, new_parent: u64, new_name: &[u8]) -> Result<Attr> {
+        let slot = match self.key(ino)? {
+            Key::Inner(slot, _) => slot,
+            Key::Path(_) => return self.read_only(ino),
+        };
+        let a = self.change_two(ino, new_parent, |fs, i, p| {
+            fs.link(i, p, new_name).map(|a| (a, slot))
+        })?;
+        Ok(self.outer(slot, a, true))
+    }
+
+    /// The mount's handle for a file's handle `fh`, opened in directory
+    /// `parent` of that file.
+    pub fn handle_of(&self, parent: u64, fh: u64) -> u64 {
+        match lock(&self.inodes).key(parent) {
+            Some(Key::Inner(slot, _)) => (u64::from(*slot) << SLOT_SHIFT) | fh,
+            _ => fh,
+        }
+    }
+
+    /// The mount's inode for `ino` of the file in `slot`, as `stat` shows it.
+    pub fn outer_ino(&self, ino: u64, mut a: Attr) -> Attr {
+        a.ino = ino;
+        a
     }
 
     pub fn open(&self, ino: u64, mode: OpenMode) -> Result<(u64, OpenCache)> {
-        if mode.write {
+        if mode.write && !self.writable() {
             return self.read_only(ino);
         }
         match self.key(ino)? {
@@ -491,6 +603,7 @@ impl DirMount {
                 let fh = fs.open(i, mode)?;
                 Ok(((u64::from(slot) << SLOT_SHIFT) | fh, cache))
             }
+            Key::Path(_) if mode.write => self.read_only(ino),
             Key::Path(rel) => {
                 let full = self.root.join(&rel);
                 let f = File::open(&full).map_err(|e| io_error(&full, e))?;
@@ -506,7 +619,7 @@ impl DirMount {
     pub fn by_handle<T>(&self, fh: u64, f: impl FnOnce(&Arc<Fs>, u64) -> Result<T>) -> Result<T> {
         let slot = (fh >> SLOT_SHIFT) as u32;
         if slot == 0 {
-            return Err(Error::ReadOnly);
+            return Err(Error::BadHandle);
         }
         f(&self.slot_fs(slot)?, fh & ((1 << SLOT_SHIFT) - 1))
     }

@@ -5,12 +5,10 @@
 //! - [`dir`]: the directory mount: paths of the tree, files opened on first
 //!   use in shared libhdf5 workers, at most `max_open` kept, and the
 //!   kernel's inodes translated to each file's own;
-//! - [`inodes`]: the directory mount's inode table, with lookup counts;
-//! - [`sniff`]: which files are HDF5.
+//! - [`inodes`]: the directory mount's inode table, with lookup counts.
 
 mod dir;
 mod inodes;
-mod sniff;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +17,6 @@ use crate::fs::{Attr, DirView, Fs, OpenMode, RenameFlags, Result, SetAttr, StatF
 use crate::tree::Ino;
 
 pub use dir::{DirMount, DirOptions};
-pub use sniff::is_hdf5;
 
 /// How the kernel may cache what it reads of an open file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +91,7 @@ impl Mount {
     }
 
     pub fn setattr(&self, ino: Ino, set: SetAttr) -> Result<Attr> {
-        route!(self, fs => fs.setattr(ino, set), d => d.in_file(ino, |fs, i| fs.setattr(i, set)).map(|(a, _)| a))
+        route!(self, fs => fs.setattr(ino, set), d => d.change(ino, |fs, i| fs.setattr(i, set)).map(|a| d.outer_ino(ino, a)))
     }
 
     pub fn readlink(&self, ino: Ino) -> Result<Vec<u8>> {
@@ -113,7 +110,7 @@ impl Mount {
     }
 
     pub fn create(&self, parent: Ino, name: &[u8]) -> Result<(Attr, u64)> {
-        route!(self, fs => fs.create(parent, name), d => d.read_only(parent))
+        route!(self, fs => fs.create(parent, name), d => d.make(parent, |fs, p| fs.create(p, name)).map(|(a, fh)| (a, d.handle_of(parent, fh))))
     }
 
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
@@ -133,7 +130,7 @@ impl Mount {
     }
 
     pub fn fsync(&self, fh: u64) -> Result<()> {
-        route!(self, fs => fs.fsync(fh), d => d.flush(fh))
+        route!(self, fs => fs.fsync(fh), d => match fh >> 40 { 0 => Ok(()), _ => d.by_handle(fh, |fs, h| fs.fsync(h)) })
     }
 
     pub fn fsyncdir(&self) -> Result<()> {
@@ -166,31 +163,31 @@ impl Mount {
     ) -> Result<()> {
         route!(self,
             fs => fs.setxattr(ino, name, value, create_only, replace_only),
-            d => d.read_only(ino))
+            d => d.change(ino, |fs, i| fs.setxattr(i, name, value, create_only, replace_only)))
     }
 
     pub fn removexattr(&self, ino: Ino, name: &[u8]) -> Result<()> {
-        route!(self, fs => fs.removexattr(ino, name), d => d.read_only(ino))
+        route!(self, fs => fs.removexattr(ino, name), d => d.change(ino, |fs, i| fs.removexattr(i, name)))
     }
 
     pub fn mkdir(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
-        route!(self, fs => fs.mkdir(parent, name), d => d.read_only(parent))
+        route!(self, fs => fs.mkdir(parent, name), d => d.make(parent, |fs, p| fs.mkdir(p, name).map(|a| (a, ()))).map(|(a, ())| a))
     }
 
     pub fn mknod(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
-        route!(self, fs => fs.mknod(parent, name), d => d.read_only(parent))
+        route!(self, fs => fs.mknod(parent, name), d => d.make(parent, |fs, p| fs.mknod(p, name).map(|a| (a, ()))).map(|(a, ())| a))
     }
 
     pub fn unlink(&self, parent: Ino, name: &[u8]) -> Result<()> {
-        route!(self, fs => fs.unlink(parent, name), d => d.read_only(parent))
+        route!(self, fs => fs.unlink(parent, name), d => d.change(parent, |fs, p| fs.unlink(p, name)))
     }
 
     pub fn rmdir(&self, parent: Ino, name: &[u8]) -> Result<()> {
-        route!(self, fs => fs.rmdir(parent, name), d => d.read_only(parent))
+        route!(self, fs => fs.rmdir(parent, name), d => d.change(parent, |fs, p| fs.rmdir(p, name)))
     }
 
     pub fn symlink(&self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Attr> {
-        route!(self, fs => fs.symlink(parent, name, target), d => d.read_only(parent))
+        route!(self, fs => fs.symlink(parent, name, target), d => d.make(parent, |fs, p| fs.symlink(p, name, target).map(|a| (a, ()))).map(|(a, ())| a))
     }
 
     pub fn rename(
@@ -203,10 +200,10 @@ impl Mount {
     ) -> Result<()> {
         route!(self,
             fs => fs.rename(parent, name, new_parent, new_name, flags),
-            d => d.read_only(parent))
+            d => d.change_two(parent, new_parent, |fs, a, b| fs.rename(a, name, b, new_name, flags).map(|()| ((), 0))))
     }
 
     pub fn link(&self, ino: Ino, new_parent: Ino, new_name: &[u8]) -> Result<Attr> {
-        route!(self, fs => fs.link(ino, new_parent, new_name), d => d.read_only(ino))
+        route!(self, fs => fs.link(ino, new_parent, new_name), d => d.link(ino, new_parent, new_name))
     }
 }

@@ -205,6 +205,21 @@ pub fn soft_link_text(dir: &[u8], value: &[u8]) -> Vec<u8> {
 }
 
 /// The text of a dangling symlink standing for an external link that cannot be followed.
+/// The text of a symlink for an external link, in a directory mount, to
+/// object `path` of another file of the tree: from the group `group` of the
+/// file at `file` (both files' paths relative to the tree's root) to
+/// `target`'s directory and the object in it.
+pub fn tree_link_text(file: &[u8], group: &[u8], target: &[u8], path: &[u8]) -> Vec<u8> {
+    let under = |a: &[u8], b: &[u8]| {
+        let mut p = b"/".to_vec();
+        p.extend_from_slice(a);
+        p.push(b'/');
+        p.extend_from_slice(b);
+        p
+    };
+    soft_link_text(&under(file, group), &under(target, path))
+}
+
 pub fn external_link_text(file: &[u8], path: &[u8]) -> Vec<u8> {
     let mut t = file.to_vec();
     t.push(b':');
@@ -218,6 +233,19 @@ mod tests {
 
     fn obj(id: u32, is_dataset: bool) -> Target<u32> {
         Target::Object { id, is_dataset }
+    }
+
+    #[test]
+    fn external_links_within_a_tree_are_relative_symlinks() {
+        assert_eq!(
+            tree_link_text(b"a.h5", b"/", b"sub/b.h5", b"/grp/data"),
+            b"../sub/b.h5/grp/data"
+        );
+        assert_eq!(
+            tree_link_text(b"x/a.h5", b"/g/h", b"x/b.h5", b"/"),
+            b"../../../b.h5"
+        );
+        assert_eq!(tree_link_text(b"a.h5", b"/g", b"a.h5", b"d"), b"../d");
     }
 
     #[test]

@@ -121,6 +121,22 @@ pub fn py_in(dir: &Path, script: &str) {
     );
 }
 
+/// A version 1.0 `.npy` file of a 1-D array of `len` elements of numpy type
+/// `descr` (`'<i8'`, `'|u1'`...) holding `data`, padded as numpy pads it.
+pub fn npy_file(descr: &str, len: usize, data: &[u8]) -> Vec<u8> {
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({len},), }}").into_bytes();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(data);
+    out
+}
+
 pub fn python(args: &[&str]) -> Output {
     Command::new(PYTHON)
         .args(args)
