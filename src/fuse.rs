@@ -274,12 +274,12 @@ impl Filesystem for H5Fuse {
     fn fsyncdir(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         _fh: FileHandle,
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.fs.fsyncdir());
+        empty(reply, self.fs.fsyncdir(ino.0));
     }
 
     fn release(

@@ -400,3 +400,34 @@ fn rw_changes_go_into_each_file_and_the_tree_stays_read_only() {
     assert_eq!(String::from_utf8_lossy(&seen).trim(), "['y', 'z'] [5, 6]");
     assert_eq!(std::fs::read(src.join("t.txt")).unwrap(), b"t");
 }
+
+#[test]
+fn an_fsynced_change_survives_its_worker_killed() {
+    if !fuse_available("directory_fsync") {
+        return;
+    }
+    let dir = TempDir::new("dirfsync");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    make_h5(&src.join("a.h5"), "f['x'] = np.arange(3)");
+    let m = Mount::with(&src, &["-o", "rw"], &[]);
+    std::fs::create_dir(m.path("a.h5/kept")).unwrap();
+    // fsync of the file's directory (FUSE fsyncdir) flushes the file.
+    std::fs::File::open(m.path("a.h5")).unwrap().sync_all().unwrap();
+    // Its libhdf5 worker dies without closing the file.
+    let pid = m.pid();
+    let mut killed = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let children = std::fs::read_to_string(task.unwrap().path().join("children")).unwrap();
+        for c in children.split_whitespace() {
+            // SAFETY: a plain kill(2) of a worker process of this test's daemon.
+            unsafe { libc::kill(c.parse().unwrap(), libc::SIGKILL) };
+            killed += 1;
+        }
+    }
+    assert!(killed > 0, "no worker to kill");
+    drop(m);
+    let seen = read_h5(&src.join("a.h5"), "print('kept' in f, list(f['x'][()]))");
+    assert_eq!(String::from_utf8_lossy(&seen).trim(), "True [0, 1, 2]");
+}
+

@@ -537,6 +537,15 @@ impl DirMount {
         }
     }
 
+    /// fsync of a directory: inside a file of a `rw` mount, the file is
+    /// flushed to disk (§10.12); DIR's own directories have nothing to flush.
+    pub fn fsyncdir(&self, ino: u64) -> Result<()> {
+        match self.key(ino)? {
+            Key::Inner(slot, _) if self.writable() => self.slot_fs(slot)?.fsyncdir(),
+            _ => Ok(()),
+        }
+    }
+
     /// A file the caller may not write is refused before libhdf5 tries.
     fn check_writable(&self, slot: u32) -> Result<()> {
         let path = match lock(&self.slots).by_id.get(&slot) {

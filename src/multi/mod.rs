@@ -133,8 +133,9 @@ impl Mount {
         route!(self, fs => fs.fsync(fh), d => match fh >> 40 { 0 => Ok(()), _ => d.by_handle(fh, |fs, h| fs.fsync(h)) })
     }
 
-    pub fn fsyncdir(&self) -> Result<()> {
-        route!(self, fs => fs.fsyncdir(), _d => Ok(()))
+    /// fsync of directory `ino`: the file holding it is flushed to disk.
+    pub fn fsyncdir(&self, ino: Ino) -> Result<()> {
+        route!(self, fs => fs.fsyncdir(), d => d.fsyncdir(ino))
     }
 
     pub fn readdir(&self, ino: Ino) -> Result<DirView> {
