@@ -413,7 +413,10 @@ fn an_fsynced_change_survives_its_worker_killed() {
     let m = Mount::with(&src, &["-o", "rw"], &[]);
     std::fs::create_dir(m.path("a.h5/kept")).unwrap();
     // fsync of the file's directory (FUSE fsyncdir) flushes the file.
-    std::fs::File::open(m.path("a.h5")).unwrap().sync_all().unwrap();
+    std::fs::File::open(m.path("a.h5"))
+        .unwrap()
+        .sync_all()
+        .unwrap();
     // Its libhdf5 worker dies without closing the file.
     let pid = m.pid();
     let mut killed = 0;
@@ -430,4 +433,3 @@ fn an_fsynced_change_survives_its_worker_killed() {
     let seen = read_h5(&src.join("a.h5"), "print('kept' in f, list(f['x'][()]))");
     assert_eq!(String::from_utf8_lossy(&seen).trim(), "True [0, 1, 2]");
 }
-

@@ -27,7 +27,8 @@ use log::{debug, warn};
 use super::inodes::{Inodes, Key};
 use super::OpenCache;
 use crate::fs::{
-    Attr, DirView, Error, Fs, FsOptions, OpenMode, Result, Shared, StatFs, TreePlace, Xattr,
+    Attr, DirView, Error, Fs, FsOptions, OpenMode, Result, SetAttr, Shared, StatFs, TreePlace,
+    Xattr,
 };
 use crate::sniff::is_hdf5;
 use crate::source::Source;
@@ -262,7 +263,7 @@ impl DirMount {
         let rel = dir.join(name);
         let full = self.root.join(&rel);
         let m = std::fs::symlink_metadata(&full).map_err(|e| io_error(&full, e))?;
-        if m.is_file() && self.sniffed(&full, &m) {
+        if m.is_file() && is_hdf5(&full, m.len()) {
             match self.slot_for(parent, &rel, name, &m) {
                 Ok((slot, fs)) => {
                     return fs
@@ -280,10 +281,6 @@ impl DirMount {
         }
         let (ino, _) = lock(&self.inodes).remember(Key::Path(rel));
         Ok(self.attr_of(ino, &m))
-    }
-
-    fn sniffed(&self, full: &Path, m: &Metadata) -> bool {
-        is_hdf5(full, m.len())
     }
 
     /// The slot of the HDF5 file at `rel`, opened if no slot has it as it
@@ -429,19 +426,6 @@ impl DirMount {
         }
     }
 
-    /// Run `f` on the file holding `ino` with the file's inode; for paths
-    /// of the tree, EROFS (they cannot change through the mount).
-    pub fn in_file<T>(
-        &self,
-        ino: u64,
-        f: impl FnOnce(&Arc<Fs>, Ino) -> Result<T>,
-    ) -> Result<(T, u32)> {
-        match self.key(ino)? {
-            Key::Inner(slot, i) => f(&self.slot_fs(slot)?, i).map(|v| (v, slot)),
-            Key::Path(_) => Err(Error::ReadOnly),
-        }
-    }
-
     pub fn read_only<T>(&self, ino: u64) -> Result<T> {
         let what = match lock(&self.inodes).key(ino) {
             Some(Key::Path(p)) => show(p),
@@ -581,10 +565,12 @@ impl DirMount {
         }
     }
 
-    /// The mount's inode for `ino` of the file in `slot`, as `stat` shows it.
-    pub fn outer_ino(&self, ino: u64, mut a: Attr) -> Attr {
-        a.ino = ino;
-        a
+    /// truncate and the like, inside a file; `stat` shows the mount's inode.
+    pub fn setattr(&self, ino: u64, set: SetAttr) -> Result<Attr> {
+        self.change(ino, |fs, i| fs.setattr(i, set)).map(|mut a| {
+            a.ino = ino;
+            a
+        })
     }
 
     pub fn open(&self, ino: u64, mode: OpenMode) -> Result<(u64, OpenCache)> {
@@ -662,6 +648,13 @@ impl DirMount {
         self.by_handle(fh, |fs, h| fs.flush(h))
     }
 
+    pub fn fsync(&self, fh: u64) -> Result<()> {
+        if fh >> SLOT_SHIFT == 0 {
+            return Ok(());
+        }
+        self.by_handle(fh, |fs, h| fs.fsync(h))
+    }
+
     pub fn release(&self, fh: u64) -> Result<()> {
         if fh >> SLOT_SHIFT == 0 {
             lock(&self.plain).remove(&fh);
@@ -714,7 +707,7 @@ impl DirMount {
         let mut entries = Vec::new();
         for e in rd.flatten() {
             let Ok(m) = e.metadata() else { continue };
-            let kind = if m.is_dir() || (m.is_file() && self.sniffed(&e.path(), &m)) {
+            let kind = if m.is_dir() || (m.is_file() && is_hdf5(&e.path(), m.len())) {
                 EntryType::Directory
             } else if m.is_file() {
                 EntryType::File

@@ -91,7 +91,7 @@ impl Mount {
     }
 
     pub fn setattr(&self, ino: Ino, set: SetAttr) -> Result<Attr> {
-        route!(self, fs => fs.setattr(ino, set), d => d.change(ino, |fs, i| fs.setattr(i, set)).map(|a| d.outer_ino(ino, a)))
+        route!(self, fs => fs.setattr(ino, set), d => d.setattr(ino, set))
     }
 
     pub fn readlink(&self, ino: Ino) -> Result<Vec<u8>> {
@@ -130,7 +130,7 @@ impl Mount {
     }
 
     pub fn fsync(&self, fh: u64) -> Result<()> {
-        route!(self, fs => fs.fsync(fh), d => match fh >> 40 { 0 => Ok(()), _ => d.by_handle(fh, |fs, h| fs.fsync(h)) })
+        route!(self, fs => fs.fsync(fh), d => d.fsync(fh))
     }
 
     /// fsync of directory `ino`: the file holding it is flushed to disk.
