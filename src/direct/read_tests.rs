@@ -74,6 +74,7 @@ fn u8_info(shape: &[u64], chunk: &[u64], filters: Vec<Filter>) -> DatasetInfo {
             chunks: Some(chunk.to_vec()),
             filters,
             fill: Value::Int(9),
+            sources: Vec::new(),
         },
         direct: Some(DirectLayout::Chunked {
             chunk: chunk.to_vec(),

@@ -6,7 +6,8 @@
 //! - [`dtype`]: numpy descr and HDF5 type description <-> [`crate::model::TypeDesc`];
 //! - [`bytes`]: values -> element bytes (the decoder is [`crate::model::decode_values`]);
 //! - [`json`]: values <-> JSON;
-//! - [`sidecar`]: the `NAME.json` sidecar, shown and written;
+//! - [`sidecar`]: the `NAME.json` sidecar, shown and written, and [`vds`]
+//!   a virtual dataset's sources in it;
 //! - [`xattr`]: attribute values and names as extended-attribute text;
 //! - [`text`]: text views of variable-length datasets;
 //! - [`npy`]: `.npy` headers, read and written (the `.npy` view);
@@ -28,6 +29,7 @@ pub mod nrrd;
 pub mod raster;
 pub mod sidecar;
 pub mod text;
+pub mod vds;
 pub mod xattr;
 pub mod zarr;
 pub mod zcodec;

@@ -276,6 +276,7 @@ mod tests {
             chunks: None,
             filters: vec![],
             fill: Value::Null,
+            sources: Vec::new(),
         }
     }
 

@@ -22,11 +22,12 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::model::{AttrData, DatasetMeta, TypeDesc, Value};
+use crate::model::{AttrData, DatasetMeta, Layout, TypeDesc, Value, VirtualSource};
 
 use super::dtype::{descr, flatten_array, type_from_descr, type_from_hdf5_json, type_json};
 use super::json::{int, nest, show, value_to_json};
 use super::text::TextFormat;
+use super::vds::{parse_sources, sources_json};
 
 // ---------------------------------------------------------------- rendering
 
@@ -116,7 +117,15 @@ fn dims(attrs: &[AttrResult]) -> (Json, Json) {
     (labels, scales)
 }
 
-pub fn sidecar(path: &str, meta: &DatasetMeta, attrs: &[AttrResult]) -> Vec<u8> {
+///
+/// A virtual dataset's sidecar also has `sources` (see [`super::vds`]);
+/// `mount_paths` says where each source is in the mount, when known.
+pub fn sidecar(
+    path: &str,
+    meta: &DatasetMeta,
+    attrs: &[AttrResult],
+    mount_paths: &[Option<String>],
+) -> Vec<u8> {
     let rep = Representation::of(&meta.ty);
     let (elem_ty, elem_dims) = match &meta.ty {
         TypeDesc::Array { base, dims } if rep == Representation::Raw => flatten_array(base, dims),
@@ -158,6 +167,9 @@ pub fn sidecar(path: &str, meta: &DatasetMeta, attrs: &[AttrResult]) -> Vec<u8> 
     }
     o.insert("hdf5_type".into(), type_json(&meta.ty));
     o.insert("layout".into(), json!(meta.layout.name()));
+    if meta.layout == Layout::Virtual {
+        o.insert("sources".into(), sources_json(&meta.sources, mount_paths));
+    }
     o.insert("chunks".into(), json!(meta.chunks));
     o.insert(
         "filters".into(),
@@ -229,6 +241,8 @@ pub struct SidecarSpec {
     pub shuffle: Option<bool>,
     /// As written; convert with [`values_from_json`](super::json::values_from_json) once the type is known.
     pub fillvalue: Option<Json>,
+    /// A virtual dataset's mappings (`"layout": "virtual"`).
+    pub sources: Option<Vec<VirtualSource>>,
     /// The whole document.
     pub raw: Json,
 }
@@ -279,6 +293,19 @@ pub fn parse_sidecar_spec(bytes: &[u8]) -> Result<SidecarSpec, String> {
         Some(s) => Some(s.as_bool().ok_or("shuffle: expected true or false")?),
         None => filters.map(|f| f.1),
     };
+    let sources = match (given("layout").and_then(|l| l.as_str()), given("sources")) {
+        (Some("virtual"), Some(v)) => Some(parse_sources(v)?),
+        (Some("virtual"), None) => {
+            return Err("a virtual dataset needs \"sources\"".into());
+        }
+        (None, Some(v)) => Some(parse_sources(v)?),
+        (Some(other), Some(_)) => {
+            return Err(format!(
+                "\"sources\" are for \"layout\": \"virtual\", not {other:?}"
+            ));
+        }
+        (_, None) => None,
+    };
     Ok(SidecarSpec {
         dtype,
         shape,
@@ -287,6 +314,7 @@ pub fn parse_sidecar_spec(bytes: &[u8]) -> Result<SidecarSpec, String> {
         compression,
         shuffle,
         fillvalue: given("fillvalue").cloned(),
+        sources,
         raw: raw.clone(),
     })
 }
@@ -488,6 +516,7 @@ mod tests {
             chunks: None,
             filters: vec![],
             fill: Value::Int(0),
+            sources: Vec::new(),
         }
     }
 
@@ -506,7 +535,7 @@ mod tests {
             }),
             dims: vec![3],
         };
-        let j = parse(&sidecar("/a", &meta(ty, Some(vec![4])), &[]));
+        let j = parse(&sidecar("/a", &meta(ty, Some(vec![4])), &[], &[]));
         assert_eq!(j["shape"], json!([4, 3]));
         assert_eq!(j["maxshape"], json!([4, 3]));
         assert_eq!(j["dtype"], json!("<f8"));
@@ -519,6 +548,7 @@ mod tests {
         let j = parse(&sidecar(
             "/e",
             &meta(TypeDesc::VarString { utf8: true }, None),
+            &[],
             &[],
         ));
         assert_eq!(j["shape"], Json::Null);
@@ -553,6 +583,7 @@ mod tests {
                 Some(vec![2]),
             ),
             &attrs,
+            &[],
         ));
         assert_eq!(j["dimension_scales"], json!([["/x"]]));
         assert_eq!(j["byteorder"], json!(">"));

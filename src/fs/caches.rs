@@ -102,6 +102,7 @@ mod tests {
                 chunks: Some(vec![16]),
                 filters: vec![],
                 fill: Value::Null,
+                sources: Vec::new(),
             },
         ))
     }

@@ -28,7 +28,9 @@ use crate::encode::json::values_from_json;
 use crate::encode::npy::{parse_header, NpyError};
 use crate::encode::sidecar::{parse_sidecar_spec, Compression, Representation, SidecarSpec};
 use crate::encode::text::{parse_text_view, TextFormat};
-use crate::model::{filter_id, CreateSpec, DatasetMeta, Loc, TypeDesc};
+use crate::model::{
+    filter_id, CreateSpec, DatasetMeta, ErrorKind, H5Error, Loc, TypeDesc, VirtualSource,
+};
 use crate::tree::names::{split_suffix, Suffix};
 use crate::tree::{Ino, Node, NodeKind};
 
@@ -162,6 +164,7 @@ fn bytes_spec() -> CreateSpec {
         lzf: false,
         shuffle: false,
         fill: None,
+        sources: Vec::new(),
     }
 }
 
@@ -218,7 +221,12 @@ fn spec_to_create(spec: &SidecarSpec) -> Result<CreateSpec, String> {
         .iter()
         .zip(&shape)
         .any(|(m, s)| m.is_none_or(|m| m > *s));
+    let sources = spec.sources.clone().unwrap_or_default();
+    if !sources.is_empty() {
+        check_virtual(spec, &shape, &sources)?;
+    }
     let chunks = match &spec.chunks {
+        _ if !sources.is_empty() => None,
         Some(c) => Some(c.clone()),
         None if !shape.is_empty() && (growable || gzip.is_some() || lzf || shuffle) => {
             // A chunk may not exceed a fixed maximum extent.
@@ -232,7 +240,7 @@ fn spec_to_create(spec: &SidecarSpec) -> Result<CreateSpec, String> {
         }
         None => None,
     };
-    if chunks.is_none() && (growable || gzip.is_some() || lzf || shuffle) {
+    if chunks.is_none() && sources.is_empty() && (growable || gzip.is_some() || lzf || shuffle) {
         return Err("a growable or compressed dataset needs a shape of rank 1 or more".into());
     }
     let fill = match &spec.fillvalue {
@@ -251,7 +259,35 @@ fn spec_to_create(spec: &SidecarSpec) -> Result<CreateSpec, String> {
         lzf,
         shuffle,
         fill,
+        sources,
     })
+}
+
+/// A virtual dataset has no chunks or filters of its own, and each mapping's
+/// selections must fit the spaces they select in.
+fn check_virtual(
+    spec: &SidecarSpec,
+    shape: &[u64],
+    sources: &[VirtualSource],
+) -> Result<(), String> {
+    if spec.chunks.is_some() {
+        return Err("a virtual dataset cannot be chunked".into());
+    }
+    let filtered = !matches!(spec.compression, None | Some(Compression::None));
+    if filtered || spec.shuffle == Some(true) {
+        return Err("a virtual dataset cannot be compressed or shuffled".into());
+    }
+    for (i, src) in sources.iter().enumerate() {
+        src.select
+            .slab(shape)
+            .map_err(|e| format!("sources[{i}]: select: {e}"))?;
+        if let Some(src_shape) = &src.source_shape {
+            src.source_select
+                .slab(src_shape)
+                .map_err(|e| format!("sources[{i}]: source_select: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 impl Fs {
@@ -598,6 +634,7 @@ impl Fs {
             lzf: false,
             shuffle: false,
             fill: None,
+            sources: Vec::new(),
         };
         if !header.shape.is_empty() {
             // Rank 1 and up: chunked, growable along axis 0.
@@ -633,9 +670,12 @@ impl Fs {
         let create = spec_to_create(&spec).map_err(invalid)?;
         check_new(&path, &create)?;
         let h5 = self.h5(&dir);
+        let refused = |e: H5Error| match e.kind {
+            ErrorKind::Invalid => invalid(e.msg),
+            _ => io(&path, e),
+        };
         let Ok(existing) = self.entry(parent, name) else {
-            h5.create_dataset(&path, &create)
-                .map_err(|e| io(&path, e))?;
+            h5.create_dataset(&path, &create).map_err(refused)?;
             self.changed_dir(parent);
             info!("{}: created from a sidecar", show(&path));
             return Ok(());
@@ -666,11 +706,14 @@ impl Fs {
         };
         let itemsize = create.ty.size() as u64;
         self.build_aside(&path, Some((existing.ino, &node)), |tmp| {
-            h5.create_dataset(&tmp.path, &create)
-                .map_err(|e| io(&path, e))?;
+            h5.create_dataset(&tmp.path, &create).map_err(refused)?;
             // Attributes set on the byte file (cp -a copies them before the
             // sidecar) stay.
             h5.copy_attrs(&ds.loc, tmp).map_err(|e| io(&path, e))?;
+            if !create.sources.is_empty() {
+                // A virtual dataset's elements are its sources'.
+                return Ok(());
+            }
             bytes_of.copy_into(self, tmp, itemsize, 0)
         })?;
         self.changed_dir(parent);

@@ -129,6 +129,9 @@ pub(super) fn io(path: &[u8], e: H5Error) -> Error {
     if e.kind == ErrorKind::Stale {
         return Error::Stale(e.msg);
     }
+    if e.kind == ErrorKind::Invalid {
+        return Error::Invalid(e.msg);
+    }
     if e.msg.starts_with(&path) {
         Error::Io(e.msg)
     } else {

@@ -262,7 +262,12 @@ impl Fs {
                 let ds_node = self.node(*dataset)?;
                 let ds = self.dataset(*dataset, &ds_node)?;
                 let attrs = self.attrs_of(&ds_node);
-                sidecar(&show(&ds_node.path), &ds.meta, &attrs)
+                sidecar(
+                    &show(&ds_node.path),
+                    &ds.meta,
+                    &attrs,
+                    &self.source_mount_paths(&ds_node, &ds.meta),
+                )
             }
             NodeKind::View {
                 dataset,

@@ -14,11 +14,11 @@ use hdf5_sys::h5p::*;
 use hdf5_sys::h5s::*;
 use hdf5_sys::h5t::H5Tget_create_plist;
 
-use super::dataset::extent;
 use super::decode::decode_all;
 use super::file::{c_path, show, H5File};
 use super::handle::{check, locked, Hid};
 use super::namespace::with_buffer;
+use super::space::extent;
 use super::types::{creation_type, describe, memory_type};
 use crate::model::{AttrData, ElementData, ErrorKind, H5Error, Loc, Result, TypeDesc};
 

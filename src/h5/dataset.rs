@@ -12,6 +12,7 @@ use hdf5_sys::h5z::H5Zfilter_avail;
 use super::decode::decode_all;
 use super::file::{show, H5File};
 use super::handle::{check, locked, Hid};
+use super::space::extent;
 use super::types::{describe, memory_type};
 use crate::model::hyperslab::element_range_to_blocks;
 use crate::model::{
@@ -91,6 +92,11 @@ impl Dataset {
             None
         };
         let filters = filters(dcpl.id());
+        let sources = if layout == Layout::Virtual {
+            super::vds::read_sources(dcpl.id())
+        } else {
+            Vec::new()
+        };
         let direct = match &mem_type {
             Some(mt)
                 if H5Tequal(ftype.id(), mt.id()) > 0
@@ -126,6 +132,7 @@ impl Dataset {
                     chunks,
                     filters,
                     fill,
+                    sources,
                 },
                 direct,
             },
@@ -562,24 +569,6 @@ unsafe fn direct_layout(
             })
         }
         _ => None,
-    }
-}
-
-pub(super) unsafe fn extent(space: hid_t) -> (Option<Vec<u64>>, Option<Vec<Option<u64>>>) {
-    match H5Sget_simple_extent_type(space) {
-        H5S_class_t::H5S_NULL => (None, None),
-        H5S_class_t::H5S_SCALAR => (Some(Vec::new()), Some(Vec::new())),
-        _ => {
-            let rank = H5Sget_simple_extent_ndims(space).clamp(0, 32) as usize;
-            let mut dims = vec![0u64; rank];
-            let mut max = vec![0u64; rank];
-            H5Sget_simple_extent_dims(space, dims.as_mut_ptr(), max.as_mut_ptr());
-            let max = max
-                .into_iter()
-                .map(|m| (m != H5S_UNLIMITED).then_some(m))
-                .collect();
-            (Some(dims), Some(max))
-        }
     }
 }
 

@@ -39,7 +39,7 @@ pub struct H5File {
     hid: Hid,
     /// libhdf5's number for this file, to tell its objects from external ones.
     fileno: u64,
-    path: PathBuf,
+    pub(super) path: PathBuf,
     writable: bool,
     /// Driver, bounds, caches, SWMR: kept for reopening.
     access: Access,

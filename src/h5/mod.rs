@@ -12,7 +12,9 @@ mod file;
 mod handle;
 mod namespace;
 mod replace;
+mod space;
 mod types;
+mod vds;
 
 pub use dataset::Dataset;
 pub use file::H5File;

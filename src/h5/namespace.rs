@@ -194,7 +194,10 @@ impl H5File {
                 }
             };
             let dcpl = Hid::new("H5Pcreate", H5Pcreate(*g::H5P_DATASET_CREATE))?;
-            if let Some(chunks) = &spec.chunks {
+            if !spec.sources.is_empty() {
+                let shape = spec.shape.as_deref().unwrap_or(&[]);
+                self.set_sources(dcpl.id(), space.id(), shape, &spec.sources, &what)?;
+            } else if let Some(chunks) = &spec.chunks {
                 check(
                     &what,
                     H5Pset_chunk(dcpl.id(), chunks.len() as i32, chunks.as_ptr()),

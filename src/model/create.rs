@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::types::TypeDesc;
+use super::VirtualSource;
 
 /// Element data to write, in the memory layout h5py would use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,4 +39,6 @@ pub struct CreateSpec {
     pub shuffle: bool,
     /// The fill value in the memory layout of `ty`.
     pub fill: Option<Vec<u8>>,
+    /// Not empty: a virtual dataset with these mappings (no chunks or filters).
+    pub sources: Vec<VirtualSource>,
 }

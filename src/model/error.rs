@@ -24,6 +24,8 @@ pub enum ErrorKind {
     NotOpen,
     /// The file at the path is no longer the one mounted (replaced).
     Stale,
+    /// The request itself is wrong (a virtual source that cannot be mapped).
+    Invalid,
     Other,
 }
 

@@ -113,6 +113,8 @@ pub struct DatasetMeta {
     pub chunks: Option<Vec<u64>>,
     pub filters: Vec<Filter>,
     pub fill: Value,
+    /// A virtual dataset's mappings, in order (empty for other layouts).
+    pub sources: Vec<super::VirtualSource>,
 }
 
 impl DatasetMeta {

@@ -89,7 +89,7 @@ impl Workers {
 
     pub fn dataset(&self, loc: &Loc) -> Result<DatasetInfo> {
         match self.call(&Request::Dataset { loc: loc.clone() }, &[])?.0 {
-            Reply::Dataset(d) => Ok(d),
+            Reply::Dataset(d) => Ok(*d),
             other => Err(unexpected("dataset", other)),
         }
     }

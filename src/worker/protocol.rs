@@ -333,7 +333,7 @@ pub enum Reply {
     Info(ObjectInfo),
     Links(Vec<Link>),
     Listing(Vec<ListedLink>),
-    Dataset(DatasetInfo),
+    Dataset(Box<DatasetInfo>),
     Type(TypeDesc),
     Names(Vec<Vec<u8>>),
     Attr(AttrData),

@@ -297,9 +297,9 @@ impl OpenFile {
                         self.datasets.clear();
                     }
                     self.datasets.insert(loc, ds);
-                    Reply::Dataset(info)
+                    Reply::Dataset(Box::new(info))
                 } else {
-                    Reply::Dataset(self.dataset(&loc)?.info().clone())
+                    Reply::Dataset(Box::new(self.dataset(&loc)?.info().clone()))
                 }
             }
             Request::Datatype { loc } => Reply::Type(self.file()?.datatype(&loc)?),

@@ -1319,6 +1319,39 @@ class Oracle:
 
     # --- sidecars ------------------------------------------------------------
 
+    @staticmethod
+    def sources_check(ds, shown):
+        """A virtual dataset's sidecar "sources" against h5py's virtual_sources()."""
+        try:
+            maps = ds.virtual_sources()
+        except Exception as x:
+            return [f"h5py cannot list the virtual sources: {x}"]
+        if not isinstance(shown, list) or len(shown) != len(maps):
+            return [f"sources {short(shown)!r}, expected {len(maps)} mappings"]
+
+        def sel(space):
+            t = space.get_select_type()
+            if t == h5s.SEL_ALL:
+                return "all"
+            if t == h5s.SEL_HYPERSLABS and space.is_regular_hyperslab():
+                start, stride, count, block = space.get_regular_hyperslab()
+                return {"start": list(start), "stride": list(stride),
+                        "count": [None if c == h5s.UNLIMITED else c for c in count],
+                        "block": list(block)}
+            return None
+
+        bad = []
+        for i, (m, j) in enumerate(zip(maps, shown)):
+            if not isinstance(j, dict):
+                bad.append(f"sources[{i}] is not an object")
+                continue
+            want = {"file": m.file_name, "dataset": m.dset_name,
+                    "select": sel(m.vspace), "source_select": sel(m.src_space)}
+            for k, v in want.items():
+                if v is not None and j.get(k) != v:
+                    bad.append(f"sources[{i}].{k} {short(j.get(k))!r}, expected {short(v)!r}")
+        return bad
+
     def sidecar_expect(self, ds, e, local):
         """Expected sidecar values (computed even in --expect-only mode)."""
         m = {}
@@ -1458,6 +1491,10 @@ class Oracle:
             bad.append(f"layout {short(lay)!r}, expected {m['layout']!r}")
         if "chunks" in meta and meta["chunks"] != m["chunks"]:
             bad.append(f"chunks {meta['chunks']!r}, expected {m['chunks']!r}")
+        if m["layout"] == "virtual":
+            bad.extend(self.sources_check(ds, meta.get("sources")))
+        elif "sources" in meta:
+            bad.append("sources shown for a dataset that is not virtual")
         if "filters" in meta:
             fl = meta["filters"]
             if not isinstance(fl, list) or not all(isinstance(x, dict) for x in fl):
