@@ -43,7 +43,7 @@ meta_ext=, raw_ext=  split driver file extensions (default -m.h5, -r.h5)\n  \
 libver=LOW[:HIGH]    format bounds of new objects: earliest, v108, v110, latest\n  \
 rdcc_nbytes=, rdcc_nslots=, rdcc_w0=  libhdf5's chunk cache per dataset\n  \
 swmr                 open for SWMR reading (chosen anyway for a file an SWMR writer has open)\n  \
-refresh=SECONDS      how long sizes of a changing file are trusted (default 1)\n  \
+refresh=SECONDS      how long names and sizes are trusted before the file is looked at again (default 1)\n  \
 max_open=N           files of a directory mount open at once (default 256, less if few descriptors)\n  \
 views=LIST           header files beside datasets, LIST of npy, envi, nrrd, mhd joined by ':'\n                       \
 (views=npy:envi), or all; may be given more than once\n  \

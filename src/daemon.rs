@@ -26,7 +26,7 @@ use crate::fs::{Fs, FsOptions, Shared};
 use crate::fuse::H5Fuse;
 use crate::model::ErrorKind;
 use crate::model::{Access, Driver};
-use crate::multi::{DirMount, DirOptions, Mount};
+use crate::multi::{DirMount, DirOptions, Mount, Watched};
 use crate::source::Target;
 use crate::sys;
 use crate::tree::View;
@@ -230,10 +230,21 @@ fn serve(
         tree: None,
     };
     let (fs, fsname) = match target {
-        Target::File(source) => (
-            Mount::single(Arc::new(open_file(args, opts, source, fs_opts)?)),
-            source.name.display().to_string(),
-        ),
+        Target::File(source) => {
+            let fs = open_file(args, opts, source, fs_opts.clone())?;
+            // A read-only mount follows changes other programs make (§9.2),
+            // except where they are followed already (SWMR) or cannot be
+            // seen (a copy in memory).
+            let watch = !opts.read_write
+                && fs.refresh_interval().is_none()
+                && source.access.driver != Driver::Core;
+            let mount = if watch {
+                Mount::watched(Watched::new(fs, source.clone(), fs_opts, opts.refresh))
+            } else {
+                Mount::single(Arc::new(fs))
+            };
+            (mount, source.name.display().to_string())
+        }
         Target::Dir(dir) => (
             Mount::directory(open_directory(dir, opts, fs_opts)),
             dir.display().to_string(),

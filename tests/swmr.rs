@@ -176,3 +176,122 @@ fn swmr_reading_can_be_asked_for_and_a_finished_file_reads_whole() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'swmr' is for reading"));
 }
+
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Wait (up to 10 s) until `cond` holds.
+fn eventually(what: &str, m: &Mount, cond: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what}: not seen within 10 s\n{}",
+            m.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A file another program replaces, extends in place (without locking) or
+/// cuts short under a read-only mount, without SWMR (§9.2): the mount opens
+/// it anew within the refresh time; files open since read the old file.
+#[test]
+fn a_file_changed_by_another_program_is_opened_anew() {
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    if !fuse_available("plain_growth") {
+        return;
+    }
+    let t = TempDir::new("changed");
+    let file = t.path().join("f.h5");
+    let tmp = t.path().join("new.h5");
+    make_h5(
+        &file,
+        "f['a'] = np.arange(4, dtype='<i4')\nf['g/x'] = np.arange(3, dtype='u1')",
+    );
+    let m = Mount::with(&file, &["-o", "refresh=0.2"], &[]);
+    let held = std::fs::File::open(m.path("a")).unwrap();
+    let g = std::fs::File::open(m.path("g")).unwrap();
+    assert_eq!(std::fs::read(m.path("g/x")).unwrap(), [0, 1, 2]);
+    let old_ino = held.metadata().unwrap().ino();
+
+    // Replaced (written aside and renamed over it).
+    make_h5(
+        &tmp,
+        "f['a'] = np.arange(3, dtype='<f8')\nf['b'] = np.arange(6, dtype='<i8')",
+    );
+    std::fs::rename(&tmp, &file).unwrap();
+    eventually("the replaced file's names", &m, || {
+        names(&m.mnt) == ["a", "a.json", "b", "b.json"]
+    });
+    let a = std::fs::read(m.path("a")).unwrap();
+    assert_eq!(
+        a,
+        read_h5(&file, "sys.stdout.buffer.write(f['a'][()].tobytes())")
+    );
+    assert_ne!(std::fs::metadata(m.path("a")).unwrap().ino(), old_ino);
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(m.path("a.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["dtype"], "<f8");
+    // The file open since reads the old one, and says its old size.
+    let mut buf = [0u8; 16];
+    held.read_exact_at(&mut buf, 0).unwrap();
+    assert_eq!(buf, *b"\0\0\0\0\x01\0\0\0\x02\0\0\0\x03\0\0\0");
+    assert_eq!(held.metadata().unwrap().len(), 16);
+    drop(held);
+    // A directory of the old tree is stale.
+    let c = std::ffi::CString::new("x").unwrap();
+    // SAFETY: openat on a descriptor we own, with a NUL-terminated name.
+    let fd = unsafe { libc::openat(std::os::fd::AsRawFd::as_raw_fd(&g), c.as_ptr(), 0) };
+    assert_eq!(fd, -1);
+    assert_eq!(
+        std::io::Error::last_os_error().raw_os_error(),
+        Some(libc::ESTALE)
+    );
+    drop(g);
+
+    // Extended in place by a writer that does not lock the file.
+    let out = Command::new(PYTHON)
+        .env("HDF5_USE_FILE_LOCKING", "FALSE")
+        .args([
+            "-c",
+            &format!(
+                "import h5py, numpy as np\n\
+                 with h5py.File({:?}, 'a') as f:\n\
+                 \x20   f['c'] = np.arange(5, dtype='u1')\n",
+                file.to_str().unwrap()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually("the new dataset", &m, || m.path("c").exists());
+    assert_eq!(std::fs::read(m.path("c")).unwrap(), [0, 1, 2, 3, 4]);
+
+    // Cut short: the mount keeps the tree it has, says why, and answers.
+    std::fs::File::create(&file).unwrap();
+    eventually("the log line", &m, || {
+        names(&m.mnt);
+        m.log_text().contains("cannot be opened anew yet")
+    });
+    assert_eq!(names(&m.mnt).len(), 6);
+    // Written anew: opened again.
+    make_h5(&tmp, "f['z'] = np.ones(2)");
+    std::fs::rename(&tmp, &file).unwrap();
+    eventually("the rewritten file", &m, || {
+        names(&m.mnt) == ["z", "z.json"]
+    });
+    let log = m.log_text();
+    assert!(m.finish(), "{log}");
+}

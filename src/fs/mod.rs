@@ -400,6 +400,23 @@ impl Fs {
         self.changing
     }
 
+    /// The inode of the first object below the root.
+    pub fn first_ino(&self) -> Ino {
+        self.tree.first_ino()
+    }
+
+    /// Number the objects below the root from `first` on, above every inode
+    /// an earlier tree of the same mount gave (a file opened anew, §9.2).
+    /// Only before anything below the root is found: false otherwise.
+    pub fn number_from(&self, first: Ino) -> bool {
+        self.tree.number_from(first)
+    }
+
+    /// The inode the next object found would get.
+    pub fn next_ino(&self) -> Ino {
+        self.tree.next_ino()
+    }
+
     fn node(&self, ino: Ino) -> Result<Arc<Node>> {
         self.tree.node(ino).ok_or(Error::NotFound)
     }

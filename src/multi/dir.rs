@@ -25,6 +25,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use log::{debug, warn};
 
 use super::inodes::{Inodes, Key};
+use super::Ident;
 use super::OpenCache;
 use crate::fs::{
     Attr, DirView, Error, Fs, FsOptions, OpenMode, Result, SetAttr, Shared, StatFs, TreePlace,
@@ -49,26 +50,6 @@ pub struct DirOptions {
     pub access: crate::model::Access,
     /// Most files in use at once.
     pub max_open: usize,
-}
-
-/// What identifies a file's contents: a file with other values is another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Ident {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-}
-
-impl Ident {
-    fn of(m: &Metadata) -> Ident {
-        Ident {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.len(),
-            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        }
-    }
 }
 
 struct Slot {

@@ -32,6 +32,15 @@ pub fn chunk_ino(array: Ino, index: u64) -> Option<Ino> {
         .then_some(CHUNK_BIT | array << CHUNK_INDEX_BITS | index)
 }
 
+/// The inode of the object an inode stands for: a chunk's array, else itself.
+pub fn object_ino(ino: Ino) -> Ino {
+    if ino & CHUNK_BIT != 0 {
+        (ino & !CHUNK_BIT) >> CHUNK_INDEX_BITS
+    } else {
+        ino
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeKind {
     Group,
@@ -153,6 +162,8 @@ pub struct Found {
 struct Inner {
     /// Datasets are Zarr arrays (directories), not files.
     zarr: bool,
+    /// The inode of `nodes[1]`; the root (`nodes[0]`) is always [`ROOT`].
+    first: Ino,
     nodes: Vec<Arc<Node>>,
     by_object: HashMap<(u64, u64), Ino>,
     /// The inode of each view of a dataset: (dataset, view, directory,
@@ -181,6 +192,7 @@ impl Tree {
     pub fn with_mode(root_key: (u64, u64), root_links: u32, root_mtime: i64, zarr: bool) -> Tree {
         let mut inner = Inner {
             zarr,
+            first: ROOT + 1,
             ..Inner::default()
         };
         inner.nodes.push(Arc::new(Node {
@@ -197,6 +209,29 @@ impl Tree {
         }
     }
 
+    /// Number the objects from `first` on (the root stays [`ROOT`]), so that
+    /// they share no inode with an earlier tree of the same mount. Only
+    /// while the tree holds nothing but its root: false otherwise.
+    pub fn number_from(&self, first: Ino) -> bool {
+        let mut inner = self.lock();
+        if inner.nodes.len() > 1 {
+            return false;
+        }
+        inner.first = first.max(ROOT + 1);
+        true
+    }
+
+    /// The inode of the first object below the root.
+    pub fn first_ino(&self) -> Ino {
+        self.lock().first
+    }
+
+    /// The inode the next object would get.
+    pub fn next_ino(&self) -> Ino {
+        let inner = self.lock();
+        inner.first + inner.nodes.len() as Ino - 1
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock would be a bug; the table stays usable.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -204,7 +239,7 @@ impl Tree {
 
     pub fn node(&self, ino: Ino) -> Option<Arc<Node>> {
         if ino & CHUNK_BIT != 0 {
-            let array = (ino & !CHUNK_BIT) >> CHUNK_INDEX_BITS;
+            let array = object_ino(ino);
             let a = self.node(array).filter(|a| a.kind == NodeKind::Array)?;
             return Some(Arc::new(Node {
                 kind: NodeKind::Chunk {
@@ -218,8 +253,7 @@ impl Tree {
                 addr: 0,
             }));
         }
-        let idx = usize::try_from(ino.checked_sub(1)?).ok()?;
-        self.lock().nodes.get(idx).cloned()
+        self.lock().node(ino).cloned()
     }
 
     /// The inode of the object with this identity, if it has one yet.
@@ -267,7 +301,9 @@ impl Tree {
                     target: Target::Object { id, .. },
                 } => {
                     let ino = inner.object_ino(&id);
-                    let kind = inner.nodes[(ino - 1) as usize].kind.entry_type();
+                    let kind = inner
+                        .node(ino)
+                        .map_or(EntryType::File, |n| n.kind.entry_type());
                     last_name = name.clone();
                     (name, ino, kind)
                 }
@@ -417,9 +453,17 @@ impl Tree {
 }
 
 impl Inner {
+    fn node(&self, ino: Ino) -> Option<&Arc<Node>> {
+        let idx = match ino {
+            ROOT => 0,
+            _ => usize::try_from(ino.checked_sub(self.first)?.checked_add(1)?).ok()?,
+        };
+        self.nodes.get(idx)
+    }
+
     fn add(&mut self, node: Node) -> Ino {
         self.nodes.push(Arc::new(node));
-        self.nodes.len() as Ino
+        self.first + self.nodes.len() as Ino - 2
     }
 
     fn object_ino(&mut self, found: &Found) -> Ino {
@@ -491,6 +535,34 @@ mod tests {
         assert_eq!(node.path, b"/a");
         assert!(tree.node(0).is_none());
         assert!(tree.node(99).is_none());
+    }
+
+    #[test]
+    fn a_later_tree_numbers_its_objects_after_an_earlier_one() {
+        let tree = Tree::new((1, 0), 1, 0);
+        assert!(tree.number_from(1000));
+        assert_eq!(tree.next_ino(), 1000);
+        let (plan, _) = names::plan_entries(
+            vec![(
+                b"a".to_vec(),
+                Target::Object {
+                    id: found(100, ObjectKind::Group, "/a"),
+                    is_dataset: false,
+                },
+            )],
+            &|_, _| vec![],
+        );
+        let l = tree.insert_listing(ROOT, plan);
+        let a = l.get(b"a").unwrap().ino;
+        assert_eq!(a, 1000);
+        assert_eq!(tree.node(a).unwrap().path, b"/a");
+        assert_eq!(tree.node(ROOT).unwrap().path, b"/");
+        assert!(tree.node(2).is_none());
+        assert!(tree.node(999).is_none());
+        assert_eq!(tree.next_ino(), 1001);
+        assert!(!tree.number_from(5000));
+        assert_eq!(tree.first_ino(), 1000);
+        assert_eq!(Tree::new((1, 0), 1, 0).next_ino(), 2);
     }
 
     #[test]
