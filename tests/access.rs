@@ -227,6 +227,24 @@ fn family_split_core_and_stdio_files_mount_as_h5py_reads_them() {
         let m = Mount::with(&plain, &["-o", opts], &[]);
         clean(&oracle(&m, &plain, &[]), opts);
     }
+    // Written through the stdio driver: fsync puts it on disk (the driver's
+    // handle is a FILE*, not a descriptor).
+    for driver in ["stdio", "sec2"] {
+        let copy = d.join(format!("rw-{driver}.h5"));
+        make_h5(&copy, "f['x'] = np.zeros(8, dtype='u1')");
+        let m = Mount::with(&copy, &["-o", &format!("rw,driver={driver}")], &[]);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(m.path("x"))
+            .unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, &[0x5a], 0).unwrap();
+        f.sync_all()
+            .unwrap_or_else(|e| panic!("fsync, {driver}: {e}\n{}", m.log_text()));
+        drop(f);
+        assert!(m.finish());
+        let first = read_h5(&copy, "sys.stdout.buffer.write(f['x'][()].tobytes()[:1])");
+        assert_eq!(first, [0x5a], "{driver}");
+    }
     for (opts, says) in [
         ("driver=core,rw", "read-only"),
         ("driver=family,rw", "read-only"),

@@ -78,24 +78,13 @@ impl H5File {
             check(
                 "H5Fflush",
                 H5Fflush(self.id(), H5F_scope_t::H5F_SCOPE_GLOBAL),
-            )?;
-            let mut handle: *mut c_void = std::ptr::null_mut();
-            check(
-                "H5Fget_vfd_handle",
-                H5Fget_vfd_handle(self.id(), H5P_DEFAULT, &mut handle),
-            )?;
-            if !handle.is_null() {
-                // The sec2 driver's handle is a pointer to its int descriptor.
-                let fd = *(handle as *const i32);
-                if libc::fsync(fd) != 0 {
-                    return Err(H5Error::new(
-                        ErrorKind::Other,
-                        format!("fsync: {}", std::io::Error::last_os_error()),
-                    ));
-                }
-            }
-            Ok(())
-        })
+            )
+        })?;
+        // fsync applies to the file, whichever descriptor names it: the
+        // driver's own handle is not always a descriptor (stdio's is a FILE*).
+        std::fs::File::open(&self.path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| H5Error::new(ErrorKind::Other, format!("fsync: {e}")))
     }
 
     pub fn create_group(&self, path: &[u8]) -> Result<()> {

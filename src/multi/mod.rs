@@ -188,8 +188,7 @@ impl Mount {
                 };
                 fs.open(ino, mode).map(|fh| (fh, cache))
             }
-            // Each tree has inodes of its own: the kernel's cache is of one tree.
-            Inner::Watched(w) => w.open(ino, mode).map(|fh| (fh, OpenCache::Keep)),
+            Inner::Watched(w) => w.open(ino, mode),
             Inner::Dir(d) => d.open(ino, mode),
         }
     }

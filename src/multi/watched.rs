@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use super::Ident;
+use super::{Ident, OpenCache};
 use crate::fs::{Error, Fs, FsOptions, OpenMode, Result};
 use crate::source::Source;
 use crate::tree::{object_ino, Ino, ROOT};
@@ -145,14 +145,20 @@ impl Watched {
         self.state().current.clone()
     }
 
-    /// Open `ino`: the handle names the tree it was opened in.
-    pub fn open(&self, ino: Ino, mode: OpenMode) -> Result<u64> {
+    /// Open `ino`: the handle names the tree it was opened in. Each tree
+    /// has inodes of its own, so the kernel may keep its pages across opens,
+    /// unless the file opened anew is an SWMR writer's (it grows meanwhile).
+    pub fn open(&self, ino: Ino, mode: OpenMode) -> Result<(u64, OpenCache)> {
         self.look();
         let s = self.state();
         self.check(&s, ino)?;
         let fh = s.current.open(ino, mode)?;
         *lock(&self.open).entry(s.generation).or_insert(0) += 1;
-        Ok(s.generation << GEN_SHIFT | fh)
+        let cache = match s.current.refresh_interval() {
+            Some(_) => OpenCache::Direct,
+            None => OpenCache::Keep,
+        };
+        Ok((s.generation << GEN_SHIFT | fh, cache))
     }
 
     /// The tree of handle `fh`, and the handle as that tree knows it.
