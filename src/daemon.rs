@@ -231,15 +231,23 @@ fn serve(
     };
     let (fs, fsname) = match target {
         Target::File(source) => {
-            let fs = open_file(args, opts, source, fs_opts.clone())?;
             // A read-only mount follows changes other programs make (§9.2),
             // except where they are followed already (SWMR) or cannot be
             // seen (a copy in memory).
-            let watch = !opts.read_write
-                && fs.refresh_interval().is_none()
-                && source.access.driver != Driver::Core;
-            let mount = if watch {
-                Mount::watched(Watched::new(fs, source.clone(), fs_opts, opts.refresh))
+            let watch = !opts.read_write && source.access.driver != Driver::Core;
+            let ident = Watched::identity(source);
+            let fs = open_file(args, opts, || match watch {
+                true => Watched::open_tree(source, fs_opts.clone(), &ident),
+                false => Fs::new(source, fs_opts.clone()),
+            })?;
+            let mount = if watch && fs.refresh_interval().is_none() {
+                Mount::watched(Watched::new(
+                    fs,
+                    source.clone(),
+                    fs_opts,
+                    opts.refresh,
+                    ident,
+                ))
             } else {
                 Mount::single(Arc::new(fs))
             };
@@ -325,10 +333,9 @@ fn serve(
 fn open_file(
     args: &Args,
     opts: &MountOptions,
-    source: &crate::source::Source,
-    fs_opts: FsOptions,
+    open: impl FnOnce() -> Result<Fs, crate::model::H5Error>,
 ) -> Result<Fs, Fatal> {
-    Fs::new(source, fs_opts).map_err(|e| {
+    open().map_err(|e| {
         let f = args.file.display();
         Fatal(match e.kind {
             ErrorKind::NotHdf5 => format!("{f}: not an HDF5 file"),

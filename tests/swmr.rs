@@ -214,10 +214,13 @@ fn a_file_changed_by_another_program_is_opened_anew() {
     let tmp = t.path().join("new.h5");
     make_h5(
         &file,
-        "f['a'] = np.arange(4, dtype='<i4')\nf['g/x'] = np.arange(3, dtype='u1')",
+        "f['a'] = np.arange(4, dtype='<i4')\nf['g/x'] = np.arange(3, dtype='u1')\n\
+         f.create_dataset('s', data=np.arange(64, dtype='<i2'), chunks=(4,))",
     );
     let m = Mount::with(&file, &["-o", "refresh=0.2"], &[]);
     let held = std::fs::File::open(m.path("a")).unwrap();
+    // Read through libhdf5 (small chunks), not yet: after the change.
+    let small = std::fs::File::open(m.path("s")).unwrap();
     let g = std::fs::File::open(m.path("g")).unwrap();
     assert_eq!(std::fs::read(m.path("g/x")).unwrap(), [0, 1, 2]);
     let old_ino = held.metadata().unwrap().ino();
@@ -225,12 +228,34 @@ fn a_file_changed_by_another_program_is_opened_anew() {
     // Replaced (written aside and renamed over it).
     make_h5(
         &tmp,
-        "f['a'] = np.arange(3, dtype='<f8')\nf['b'] = np.arange(6, dtype='<i8')",
+        "f['a'] = np.arange(3, dtype='<f8')\nf['b'] = np.arange(6, dtype='<i8')\n\
+         f.create_dataset('s', data=-np.arange(64, dtype='<i2'), chunks=(4,))",
     );
     std::fs::rename(&tmp, &file).unwrap();
     eventually("the replaced file's names", &m, || {
-        names(&m.mnt) == ["a", "a.json", "b", "b.json"]
+        names(&m.mnt) == ["a", "a.json", "b", "b.json", "s", "s.json"]
     });
+    // The old tree's worker dies: the one started in its place must not
+    // read the file that took the old one's name. The old bytes or ESTALE.
+    let task = format!("/proc/{}/task", m.pid());
+    for t in std::fs::read_dir(task).unwrap() {
+        let children = std::fs::read_to_string(t.unwrap().path().join("children")).unwrap();
+        for c in children.split_whitespace() {
+            // SAFETY: a plain kill(2) of a worker process of this test's daemon.
+            unsafe { libc::kill(c.parse().unwrap(), libc::SIGKILL) };
+        }
+    }
+    let mut old = vec![0u8; 128];
+    match small.read_exact_at(&mut old, 0) {
+        Ok(()) => assert_eq!(
+            old,
+            (0i16..64)
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>()
+        ),
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ESTALE), "{e}"),
+    }
+    drop(small);
     let a = std::fs::read(m.path("a")).unwrap();
     assert_eq!(
         a,
@@ -285,7 +310,7 @@ fn a_file_changed_by_another_program_is_opened_anew() {
         names(&m.mnt);
         m.log_text().contains("cannot be opened anew yet")
     });
-    assert_eq!(names(&m.mnt).len(), 6);
+    assert_eq!(names(&m.mnt).len(), 8);
     // Written anew: opened again.
     make_h5(&tmp, "f['z'] = np.ones(2)");
     std::fs::rename(&tmp, &file).unwrap();

@@ -258,7 +258,14 @@ impl Fs {
     /// Open the file `source` names in worker processes. Nothing below the
     /// root is read yet.
     pub fn new(source: &Source, opts: FsOptions) -> Result<Fs, H5Error> {
-        Fs::build(source, opts, None)
+        Fs::build(source, opts, None, None)
+    }
+
+    /// As [`Fs::new`], with workers that open the file only while its path
+    /// names the file `ident` (device, inode) says, so that a tree never
+    /// reads a file that has taken its place (§9.2).
+    pub fn pinned(source: &Source, opts: FsOptions, ident: (u64, u64)) -> Result<Fs, H5Error> {
+        Fs::build(source, opts, None, Some(ident))
     }
 
     /// Open one file of a directory mount, in the workers and with the
@@ -270,17 +277,18 @@ impl Fs {
         shared: &Shared,
         ident: (u64, u64),
     ) -> Result<Fs, H5Error> {
-        Fs::build(source, opts, Some((shared, ident)))
+        Fs::build(source, opts, Some(shared), Some(ident))
     }
 
     fn build(
         source: &Source,
         opts: FsOptions,
-        shared: Option<(&Shared, (u64, u64))>,
+        shared: Option<&Shared>,
+        ident: Option<(u64, u64)>,
     ) -> Result<Fs, H5Error> {
         let (h5, facts) = match shared {
-            Some((s, ident)) => open_workers(source, false, |access| {
-                Workers::open_in(&s.pool, source.name.clone(), false, access, Some(ident))
+            Some(s) => open_workers(source, false, |access| {
+                Workers::open_in(&s.pool, source.name.clone(), false, access, ident)
             })?,
             None => {
                 let mut cfg = opts.workers.clone();
@@ -293,7 +301,7 @@ impl Fs {
                 // first change only (§15.5).
                 let writable = opts.writable && opts.tree.is_none();
                 open_workers(source, writable, |access| {
-                    Workers::open(cfg.clone(), source.name.clone(), writable, access)
+                    Workers::open(cfg.clone(), source.name.clone(), writable, access, ident)
                 })?
             }
         };
@@ -348,7 +356,7 @@ impl Fs {
             },
             tree: Tree::with_mode((root.file, root.addr), root.links, root.mtime, opts.zarr),
             chunks: match shared {
-                Some((s, _)) => s.chunks.clone(),
+                Some(s) => s.chunks.clone(),
                 None => Arc::new(ChunkCache::new(opts.chunk_cache_bytes)),
             },
             read_ahead,

@@ -42,7 +42,7 @@ enum Inner {
 
 /// What identifies a file's contents: a file with other values is another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Ident {
+pub struct Ident {
     dev: u64,
     ino: u64,
     size: u64,

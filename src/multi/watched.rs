@@ -71,9 +71,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Watched {
-    /// Watch `source`, served by `fs` (opened with `opts`).
-    pub fn new(fs: Fs, source: Source, opts: FsOptions, refresh: Duration) -> Watched {
-        let ident = identity(&source);
+    /// Watch `source`, served by `fs` (opened with `opts` after its
+    /// identity was read as `ident`, see [`Watched::identity`]).
+    pub fn new(
+        fs: Fs,
+        source: Source,
+        opts: FsOptions,
+        refresh: Duration,
+        ident: Vec<Option<Ident>>,
+    ) -> Watched {
         Watched {
             state: RwLock::new(State {
                 current: Arc::new(fs),
@@ -209,12 +215,25 @@ impl Watched {
             return;
         }
         next.0 = now + self.refresh;
-        let ident = identity(&self.source);
-        if ident == self.state().ident {
-            return;
+        let ident = Watched::identity(&self.source);
+        {
+            let s = self.state();
+            // A file being read with SWMR grows meanwhile: only another
+            // file in its place counts.
+            let swmr = s.current.refresh_interval().is_some();
+            let same = |a: &[Option<Ident>], b: &[Option<Ident>]| match swmr {
+                true => a
+                    .iter()
+                    .map(|i| i.map(|i| (i.dev, i.ino)))
+                    .eq(b.iter().map(|i| i.map(|i| (i.dev, i.ino)))),
+                false => a == b,
+            };
+            if same(&ident, &s.ident) {
+                return;
+            }
         }
         let name = self.source.name.display();
-        match Fs::new(&self.source, self.opts.clone()) {
+        match Watched::open_tree(&self.source, self.opts.clone(), &ident) {
             Ok(fs) => {
                 let let_go = {
                     // No request is served meanwhile: the old tree's last
@@ -254,11 +273,31 @@ impl Watched {
     }
 }
 
-/// The identity of each part of the file (`None` for a part that is gone).
-fn identity(source: &Source) -> Vec<Option<Ident>> {
-    source
-        .parts
-        .iter()
-        .map(|p| std::fs::metadata(p).ok().map(|m| Ident::of(&m)))
-        .collect()
+impl Watched {
+    /// The identity of each part of the file (`None` for a part that is
+    /// gone), read before the file is opened, so no change is missed.
+    pub fn identity(source: &Source) -> Vec<Option<Ident>> {
+        source
+            .parts
+            .iter()
+            .map(|p| std::fs::metadata(p).ok().map(|m| Ident::of(&m)))
+            .collect()
+    }
+
+    /// Open the file whose identity was `ident`. A file of one part opened
+    /// by its own name is pinned to it: a worker started later (to read in
+    /// parallel, or after a crash) opens it only while the name still
+    /// names that file, so no tree reads a file that took its place.
+    pub fn open_tree(
+        source: &Source,
+        opts: FsOptions,
+        ident: &[Option<Ident>],
+    ) -> std::result::Result<Fs, crate::model::H5Error> {
+        match ident {
+            [Some(i)] if source.parts.first() == Some(&source.name) => {
+                Fs::pinned(source, opts, (i.dev, i.ino))
+            }
+            _ => Fs::new(source, opts),
+        }
+    }
 }

@@ -126,14 +126,16 @@ impl WorkerPool {
 
 impl Workers {
     /// Start a pool of its own for the file at `path` and open the file in
-    /// a worker; the file's facts on success.
+    /// a worker (with `ident`, only while the path names that file); the
+    /// file's facts on success.
     pub fn open(
         cfg: WorkerConfig,
         path: PathBuf,
         writable: bool,
         access: Access,
+        ident: Option<(u64, u64)>,
     ) -> Result<(Workers, FileFacts)> {
-        Workers::open_in(&WorkerPool::new(cfg, 1), path, writable, access, None)
+        Workers::open_in(&WorkerPool::new(cfg, 1), path, writable, access, ident)
     }
 
     /// Open the file at `path` in a worker of `pool` (which other files
