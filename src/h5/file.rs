@@ -21,8 +21,8 @@ use hdf5_sys::h5p::*;
 use super::handle::{check, last_error, locked, Hid};
 use super::types::describe;
 use crate::model::{
-    Access, ErrorKind, FileFacts, H5Error, Link, LinkKind, Loc, ObjectInfo, ObjectKind, Result,
-    TypeDesc,
+    member_name, Access, Driver, ErrorKind, FileFacts, H5Error, Link, LinkKind, Loc, ObjectInfo,
+    ObjectKind, Result, TypeDesc,
 };
 
 pub(super) fn c_path(path: &[u8]) -> Result<CString> {
@@ -68,6 +68,28 @@ impl H5File {
             access: access.clone(),
             lapl,
         })
+    }
+
+    /// The files on disk that hold this file: a family's members that
+    /// exist now (libhdf5 adds members as the file grows), a split pair, or
+    /// the file itself.
+    pub(super) fn parts(&self) -> Vec<PathBuf> {
+        let with = |ext: &str| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(ext);
+            PathBuf::from(p)
+        };
+        match &self.access.driver {
+            Driver::Family { .. } => {
+                let pattern = self.path.to_string_lossy();
+                (0..)
+                    .map_while(|i| member_name(&pattern, i).map(PathBuf::from))
+                    .take_while(|p| p.exists())
+                    .collect()
+            }
+            Driver::Split { meta_ext, raw_ext } => vec![with(meta_ext), with(raw_ext)],
+            _ => vec![self.path.clone()],
+        }
     }
 
     pub fn facts(&self) -> Result<FileFacts> {

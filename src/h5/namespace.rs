@@ -81,10 +81,16 @@ impl H5File {
             )
         })?;
         // fsync applies to the file, whichever descriptor names it: the
-        // driver's own handle is not always a descriptor (stdio's is a FILE*).
-        std::fs::File::open(&self.path)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| H5Error::new(ErrorKind::Other, format!("fsync: {e}")))
+        // driver's own handle is not always a descriptor (stdio's is a FILE*),
+        // and a family or split file is several.
+        for part in self.parts() {
+            std::fs::File::open(&part)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| {
+                    H5Error::new(ErrorKind::Other, format!("fsync {}: {e}", part.display()))
+                })?;
+        }
+        Ok(())
     }
 
     pub fn create_group(&self, path: &[u8]) -> Result<()> {
