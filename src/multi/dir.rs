@@ -486,13 +486,13 @@ impl DirMount {
         &self,
         a: u64,
         b: u64,
-        f: impl FnOnce(&Arc<Fs>, Ino, Ino) -> Result<(T, u32)>,
+        f: impl FnOnce(&Arc<Fs>, Ino, Ino) -> Result<T>,
     ) -> Result<T> {
         match (self.key(a)?, self.key(b)?) {
             (Key::Inner(sa, ia), Key::Inner(sb, ib)) if sa == sb && self.writable() => {
                 let fs = self.slot_fs(sa)?;
                 self.check_writable(sa)?;
-                f(&fs, ia, ib).map(|(t, _)| t)
+                f(&fs, ia, ib)
             }
             (Key::Path(_), Key::Path(_)) => self.read_only(a),
             _ if !self.writable() => self.read_only(a),
@@ -531,9 +531,7 @@ impl DirMount {
             Key::Inner(slot, _) => slot,
             Key::Path(_) => return self.read_only(ino),
         };
-        let a = self.change_two(ino, new_parent, |fs, i, p| {
-            fs.link(i, p, new_name).map(|a| (a, slot))
-        })?;
+        let a = self.change_two(ino, new_parent, |fs, i, p| fs.link(i, p, new_name))?;
         Ok(self.outer(slot, a, true))
     }
 

@@ -65,31 +65,17 @@ pub struct Mount {
     inner: Inner,
 }
 
-/// Call `$single` with `$fs` the file's tree that serves inode `$ino` (for
-/// a watched file, `ESTALE` for an inode of an earlier tree), or the
-/// directory mount's `$multi`.
+/// Call `$single` with `$fs` the file's tree that serves inode `$ino`, or
+/// the directory mount's `$multi`. For a watched file `$how` is
+/// [`Watched::fs`] (`ESTALE` for an inode of an earlier tree) or, for
+/// requests that find no new inodes, [`Watched::fs_held`] (an earlier tree
+/// serves its own inodes while it has open handles).
 macro_rules! route {
-    ($self:ident, $ino:expr, $fs:ident => $single:expr, $dir:ident => $multi:expr) => {
+    ($self:ident, $how:ident($ino:expr), $fs:ident => $single:expr, $dir:ident => $multi:expr) => {
         match &$self.inner {
             Inner::Single($fs) => $single,
             Inner::Watched(w) => {
-                let served = w.fs($ino)?;
-                let $fs = &*served;
-                $single
-            }
-            Inner::Dir($dir) => $multi,
-        }
-    };
-}
-
-/// As [`route!`] for requests that find no new inodes: a watched file's
-/// earlier tree serves its own inodes while it has open handles.
-macro_rules! route_held {
-    ($self:ident, $ino:expr, $fs:ident => $single:expr, $dir:ident => $multi:expr) => {
-        match &$self.inner {
-            Inner::Single($fs) => $single,
-            Inner::Watched(w) => {
-                let served = w.fs_held($ino)?;
+                let served = w.$how($ino)?;
                 let $fs = &*served;
                 $single
             }
@@ -152,7 +138,7 @@ impl Mount {
     }
 
     pub fn lookup(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
-        route!(self, parent, fs => fs.lookup(parent, name), d => d.lookup(parent, name))
+        route!(self, fs(parent), fs => fs.lookup(parent, name), d => d.lookup(parent, name))
     }
 
     /// The kernel forgets `n` lookups of `ino`.
@@ -163,19 +149,19 @@ impl Mount {
     }
 
     pub fn getattr(&self, ino: Ino) -> Result<Attr> {
-        route_held!(self, ino, fs => fs.getattr(ino), d => d.getattr(ino))
+        route!(self, fs_held(ino), fs => fs.getattr(ino), d => d.getattr(ino))
     }
 
     pub fn setattr(&self, ino: Ino, set: SetAttr) -> Result<Attr> {
-        route!(self, ino, fs => fs.setattr(ino, set), d => d.setattr(ino, set))
+        route!(self, fs(ino), fs => fs.setattr(ino, set), d => d.setattr(ino, set))
     }
 
     pub fn readlink(&self, ino: Ino) -> Result<Vec<u8>> {
-        route_held!(self, ino, fs => fs.readlink(ino), d => d.readlink(ino))
+        route!(self, fs_held(ino), fs => fs.readlink(ino), d => d.readlink(ino))
     }
 
     pub fn access(&self, ino: Ino, write: bool) -> Result<()> {
-        route_held!(self, ino, fs => fs.access(ino, write), d => d.access(ino, write))
+        route!(self, fs_held(ino), fs => fs.access(ino, write), d => d.access(ino, write))
     }
 
     pub fn open(&self, ino: Ino, mode: OpenMode) -> Result<(u64, OpenCache)> {
@@ -194,7 +180,7 @@ impl Mount {
     }
 
     pub fn create(&self, parent: Ino, name: &[u8]) -> Result<(Attr, u64)> {
-        route!(self, parent, fs => fs.create(parent, name), d => d.make(parent, |fs, p| fs.create(p, name)).map(|(a, fh)| (a, d.handle_of(parent, fh))))
+        route!(self, fs(parent), fs => fs.create(parent, name), d => d.make(parent, |fs, p| fs.create(p, name)).map(|(a, fh)| (a, d.handle_of(parent, fh))))
     }
 
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
@@ -223,11 +209,11 @@ impl Mount {
 
     /// fsync of directory `ino`: the file holding it is flushed to disk.
     pub fn fsyncdir(&self, ino: Ino) -> Result<()> {
-        route!(self, ino, fs => fs.fsyncdir(), d => d.fsyncdir(ino))
+        route!(self, fs(ino), fs => fs.fsyncdir(), d => d.fsyncdir(ino))
     }
 
     pub fn readdir(&self, ino: Ino) -> Result<DirView> {
-        route!(self, ino, fs => fs.readdir(ino), d => d.readdir(ino))
+        route!(self, fs(ino), fs => fs.readdir(ino), d => d.readdir(ino))
     }
 
     pub fn statfs(&self) -> StatFs {
@@ -239,11 +225,11 @@ impl Mount {
     }
 
     pub fn getxattr(&self, ino: Ino, name: &[u8], size: u32) -> Result<Xattr> {
-        route_held!(self, ino, fs => fs.getxattr(ino, name, size), d => d.getxattr(ino, name, size))
+        route!(self, fs_held(ino), fs => fs.getxattr(ino, name, size), d => d.getxattr(ino, name, size))
     }
 
     pub fn listxattr(&self, ino: Ino, size: u32) -> Result<Xattr> {
-        route_held!(self, ino, fs => fs.listxattr(ino, size), d => d.listxattr(ino, size))
+        route!(self, fs_held(ino), fs => fs.listxattr(ino, size), d => d.listxattr(ino, size))
     }
 
     pub fn setxattr(
@@ -254,33 +240,33 @@ impl Mount {
         create_only: bool,
         replace_only: bool,
     ) -> Result<()> {
-        route!(self, ino,
+        route!(self, fs(ino),
             fs => fs.setxattr(ino, name, value, create_only, replace_only),
             d => d.change(ino, |fs, i| fs.setxattr(i, name, value, create_only, replace_only)))
     }
 
     pub fn removexattr(&self, ino: Ino, name: &[u8]) -> Result<()> {
-        route!(self, ino, fs => fs.removexattr(ino, name), d => d.change(ino, |fs, i| fs.removexattr(i, name)))
+        route!(self, fs(ino), fs => fs.removexattr(ino, name), d => d.change(ino, |fs, i| fs.removexattr(i, name)))
     }
 
     pub fn mkdir(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
-        route!(self, parent, fs => fs.mkdir(parent, name), d => d.make(parent, |fs, p| fs.mkdir(p, name).map(|a| (a, ()))).map(|(a, ())| a))
+        route!(self, fs(parent), fs => fs.mkdir(parent, name), d => d.make(parent, |fs, p| fs.mkdir(p, name).map(|a| (a, ()))).map(|(a, ())| a))
     }
 
     pub fn mknod(&self, parent: Ino, name: &[u8]) -> Result<Attr> {
-        route!(self, parent, fs => fs.mknod(parent, name), d => d.make(parent, |fs, p| fs.mknod(p, name).map(|a| (a, ()))).map(|(a, ())| a))
+        route!(self, fs(parent), fs => fs.mknod(parent, name), d => d.make(parent, |fs, p| fs.mknod(p, name).map(|a| (a, ()))).map(|(a, ())| a))
     }
 
     pub fn unlink(&self, parent: Ino, name: &[u8]) -> Result<()> {
-        route!(self, parent, fs => fs.unlink(parent, name), d => d.change(parent, |fs, p| fs.unlink(p, name)))
+        route!(self, fs(parent), fs => fs.unlink(parent, name), d => d.change(parent, |fs, p| fs.unlink(p, name)))
     }
 
     pub fn rmdir(&self, parent: Ino, name: &[u8]) -> Result<()> {
-        route!(self, parent, fs => fs.rmdir(parent, name), d => d.change(parent, |fs, p| fs.rmdir(p, name)))
+        route!(self, fs(parent), fs => fs.rmdir(parent, name), d => d.change(parent, |fs, p| fs.rmdir(p, name)))
     }
 
     pub fn symlink(&self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Attr> {
-        route!(self, parent, fs => fs.symlink(parent, name, target), d => d.make(parent, |fs, p| fs.symlink(p, name, target).map(|a| (a, ()))).map(|(a, ())| a))
+        route!(self, fs(parent), fs => fs.symlink(parent, name, target), d => d.make(parent, |fs, p| fs.symlink(p, name, target).map(|a| (a, ()))).map(|(a, ())| a))
     }
 
     pub fn rename(
@@ -291,12 +277,12 @@ impl Mount {
         new_name: &[u8],
         flags: RenameFlags,
     ) -> Result<()> {
-        route!(self, parent,
+        route!(self, fs(parent),
             fs => fs.rename(parent, name, new_parent, new_name, flags),
-            d => d.change_two(parent, new_parent, |fs, a, b| fs.rename(a, name, b, new_name, flags).map(|()| ((), 0))))
+            d => d.change_two(parent, new_parent, |fs, a, b| fs.rename(a, name, b, new_name, flags)))
     }
 
     pub fn link(&self, ino: Ino, new_parent: Ino, new_name: &[u8]) -> Result<Attr> {
-        route!(self, ino, fs => fs.link(ino, new_parent, new_name), d => d.link(ino, new_parent, new_name))
+        route!(self, fs(ino), fs => fs.link(ino, new_parent, new_name), d => d.link(ino, new_parent, new_name))
     }
 }

@@ -221,14 +221,14 @@ impl Watched {
             // A file being read with SWMR grows meanwhile: only another
             // file in its place counts.
             let swmr = s.current.refresh_interval().is_some();
-            let same = |a: &[Option<Ident>], b: &[Option<Ident>]| match swmr {
-                true => a
-                    .iter()
-                    .map(|i| i.map(|i| (i.dev, i.ino)))
-                    .eq(b.iter().map(|i| i.map(|i| (i.dev, i.ino)))),
-                false => a == b,
+            let file = |v: &[Option<Ident>]| -> Vec<Option<(u64, u64)>> {
+                v.iter().map(|i| i.map(|i| (i.dev, i.ino))).collect()
             };
-            if same(&ident, &s.ident) {
+            let same = match swmr {
+                true => file(&ident) == file(&s.ident),
+                false => ident == s.ident,
+            };
+            if same {
                 return;
             }
         }
