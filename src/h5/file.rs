@@ -51,7 +51,17 @@ pub struct H5File {
 impl H5File {
     /// Open the file, read-only or for reading and writing.
     pub fn open(path: &Path, writable: bool, access: &Access) -> Result<H5File> {
-        let (hid, fileno) = open_raw(path, writable, access)?;
+        let (hid, fileno) = open_raw(path, writable, access, None)?;
+        H5File::opened(hid, fileno, path, writable, access)
+    }
+
+    fn opened(
+        hid: Hid,
+        fileno: u64,
+        path: &Path,
+        writable: bool,
+        access: &Access,
+    ) -> Result<H5File> {
         let lapl = locked(|| unsafe {
             let lapl = Hid::new("H5Pcreate", H5Pcreate(*hdf5::globals::H5P_LINK_ACCESS))?;
             check(
@@ -129,11 +139,11 @@ impl H5File {
         )?;
         drop(std::mem::replace(&mut self.hid, placeholder));
         let (path, access) = (&self.path, &self.access);
-        let (result, opened, now) = match open_raw(path, writable, access) {
+        let (result, opened, now) = match open_raw(path, writable, access, None) {
             Ok(o) => (Ok(()), o, writable),
-            Err(e) => match open_raw(path, self.writable, access) {
+            Err(e) => match open_raw(path, self.writable, access, None) {
                 Ok(o) => (Err(e), o, self.writable),
-                Err(_) => (Err(e), open_raw(path, false, access)?, false),
+                Err(_) => (Err(e), open_raw(path, false, access, None)?, false),
             },
         };
         (self.hid, self.fileno) = opened;
@@ -279,7 +289,21 @@ unsafe fn info_from(raw: &H5O_info1_t) -> ObjectInfo {
 }
 
 /// Open `path`; returns the handle and libhdf5's number for the file.
-fn open_raw(path: &Path, writable: bool, access: &Access) -> Result<(Hid, u64)> {
+/// Open `name` read-only through h5fs's own driver, which reads it from
+/// the source `opener` gives for it (src/h5/vfd.rs).
+pub(super) fn open_with_driver(name: &str, opener: super::vfd::Opener) -> Result<H5File> {
+    let path = Path::new(name);
+    let access = Access::default();
+    let (hid, fileno) = open_raw(path, false, &access, Some(opener))?;
+    H5File::opened(hid, fileno, path, false, &access)
+}
+
+fn open_raw(
+    path: &Path,
+    writable: bool,
+    access: &Access,
+    driver: Option<super::vfd::Opener>,
+) -> Result<(Hid, u64)> {
     let c = CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| H5Error::new(ErrorKind::NotFound, "file name contains a NUL byte"))?;
     let mode = match (writable, access.swmr) {
@@ -289,6 +313,9 @@ fn open_raw(path: &Path, writable: bool, access: &Access) -> Result<(Hid, u64)> 
     };
     locked(|| unsafe {
         let fapl = super::access::fapl(access)?;
+        if let Some(opener) = driver {
+            super::vfd::set_on(fapl.id(), opener)?;
+        }
         let hid = Hid::new("H5Fopen", H5Fopen(c.as_ptr(), mode, fapl.id()))?;
         let mut raw = H5O_info1_t::default();
         check(

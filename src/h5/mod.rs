@@ -15,6 +15,8 @@ mod replace;
 mod space;
 mod types;
 mod vds;
+mod vfd;
+mod vfd_sys;
 
 pub use dataset::Dataset;
 pub use file::H5File;

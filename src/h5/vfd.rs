@@ -1,0 +1,406 @@
+//! h5fs's own read-only file driver: libhdf5 reads a file through a block
+//! cache from any [`RangeSource`] (an object in S3-compatible storage, a
+//! URL), so that opening a file and walking its tree costs a handful of
+//! large requests instead of hundreds of small ones.
+//!
+//! The driver is registered once per process; the file name libhdf5 is
+//! given reaches [`Opener`] unchanged (a URL). Reads of raw data at least a
+//! block long go to the source directly; every other read is served from
+//! whole blocks, kept up to a byte budget (least recently used dropped).
+//! Every callback catches panics: none may unwind into libhdf5.
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_uint, c_ulong, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
+
+use super::vfd_sys::*;
+use crate::model::{ErrorKind, H5Error, Result};
+
+/// Bytes of a file, read by range.
+pub trait RangeSource: Send + Sync {
+    fn len(&self) -> u64;
+    /// Fill `buf` with the bytes from `offset` (all within the file).
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), String>;
+}
+
+/// Opens the source a file name (as given to libhdf5) names.
+pub type Opener = fn(&str) -> std::result::Result<Box<dyn RangeSource>, String>;
+
+/// Block size of the cache.
+pub const BLOCK: u64 = 4 << 20;
+/// Bytes of blocks kept per open file.
+const BUDGET: u64 = 64 << 20;
+
+static OPENER: OnceLock<Opener> = OnceLock::new();
+static DRIVER: OnceLock<hid_t> = OnceLock::new();
+static NAME: &CStr = c"h5fs";
+
+/// The driver's id, registered on first use with `opener` (later calls
+/// keep the first opener).
+pub fn driver_id(opener: Opener) -> Result<hid_t> {
+    let _ = OPENER.set(opener);
+    if let Some(id) = DRIVER.get() {
+        return Ok(*id);
+    }
+    let class = H5FD_class_t {
+        name: NAME.as_ptr(),
+        maxaddr: i64::MAX as u64,
+        fc_degree: H5F_CLOSE_WEAK,
+        terminate: None,
+        sb_size: None,
+        sb_encode: None,
+        sb_decode: None,
+        fapl_size: 0,
+        fapl_get: None,
+        fapl_copy: None,
+        fapl_free: None,
+        dxpl_size: 0,
+        dxpl_copy: None,
+        dxpl_free: None,
+        open: Some(open),
+        close: Some(close),
+        cmp: None,
+        query: Some(query),
+        get_type_map: None,
+        alloc: None,
+        free: None,
+        get_eoa: Some(get_eoa),
+        set_eoa: Some(set_eoa),
+        get_eof: Some(get_eof),
+        get_handle: None,
+        read: Some(read),
+        write: Some(write),
+        flush: None,
+        truncate: None,
+        lock: None,
+        unlock: None,
+        fl_map: H5FD_FLMAP_DICHOTOMY,
+    };
+    // SAFETY: libhdf5 copies the class; the name is static.
+    let id = super::handle::locked(|| unsafe { H5FDregister(&class) });
+    if id < 0 {
+        return Err(H5Error::new(
+            ErrorKind::Other,
+            "cannot register h5fs's file driver",
+        ));
+    }
+    Ok(*DRIVER.get_or_init(|| id))
+}
+
+/// Select the driver on file access list `fapl`.
+pub fn set_on(fapl: hid_t, opener: Opener) -> Result<()> {
+    let id = driver_id(opener)?;
+    // SAFETY: no driver info (fapl_size 0).
+    let r = super::handle::locked(|| unsafe { H5Pset_driver(fapl, id, std::ptr::null()) });
+    if r < 0 {
+        return Err(super::handle::last_error("H5Pset_driver"));
+    }
+    Ok(())
+}
+
+/// An open file: libhdf5's part first.
+#[repr(C)]
+struct File {
+    public: H5FD_t,
+    eoa: haddr_t,
+    name: CString,
+    source: Box<dyn RangeSource>,
+    cache: Blocks,
+}
+
+/// Whole blocks of a source, least recently used dropped past the budget.
+struct Blocks {
+    kept: HashMap<u64, (Arc<Vec<u8>>, u64)>,
+    bytes: u64,
+    clock: u64,
+}
+
+impl Blocks {
+    fn new() -> Blocks {
+        Blocks {
+            kept: HashMap::new(),
+            bytes: 0,
+            clock: 0,
+        }
+    }
+
+    fn block(
+        &mut self,
+        src: &dyn RangeSource,
+        index: u64,
+    ) -> std::result::Result<Arc<Vec<u8>>, String> {
+        self.clock += 1;
+        if let Some((b, used)) = self.kept.get_mut(&index) {
+            *used = self.clock;
+            return Ok(b.clone());
+        }
+        let start = index * BLOCK;
+        let len = BLOCK.min(src.len().saturating_sub(start));
+        let mut buf = vec![0u8; len as usize];
+        src.read_at(start, &mut buf)?;
+        let b = Arc::new(buf);
+        while self.bytes + len > BUDGET && !self.kept.is_empty() {
+            let oldest = self
+                .kept
+                .iter()
+                .min_by_key(|(_, (_, u))| *u)
+                .map(|(k, _)| *k);
+            if let Some((old, _)) = oldest.and_then(|k| self.kept.remove(&k)) {
+                self.bytes -= old.len() as u64;
+            }
+        }
+        self.bytes += len;
+        self.kept.insert(index, (b.clone(), self.clock));
+        Ok(b)
+    }
+
+    /// Fill `buf` from `addr`: bytes past the source's end read as zeros
+    /// (as libhdf5's own drivers give them).
+    fn read(
+        &mut self,
+        src: &dyn RangeSource,
+        raw: bool,
+        addr: u64,
+        buf: &mut [u8],
+    ) -> std::result::Result<(), String> {
+        let end = addr
+            .checked_add(buf.len() as u64)
+            .ok_or("address overflow")?;
+        let have = src.len().min(end).saturating_sub(addr) as usize;
+        buf[have..].fill(0);
+        if have == 0 {
+            return Ok(());
+        }
+        if raw && have as u64 >= BLOCK {
+            return src.read_at(addr, &mut buf[..have]);
+        }
+        let mut at = addr;
+        let mut done = 0usize;
+        while done < have {
+            let index = at / BLOCK;
+            let block = self.block(src, index)?;
+            let off = (at - index * BLOCK) as usize;
+            let n = (have - done).min(block.len().saturating_sub(off));
+            if n == 0 {
+                return Err(format!("source shorter than it said at {at}"));
+            }
+            buf[done..done + n].copy_from_slice(&block[off..off + n]);
+            done += n;
+            at += n as u64;
+        }
+        Ok(())
+    }
+}
+
+fn guarded<T>(fail: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fail)
+}
+
+unsafe extern "C" fn open(
+    name: *const c_char,
+    flags: c_uint,
+    _fapl: hid_t,
+    _maxaddr: haddr_t,
+) -> *mut H5FD_t {
+    guarded(std::ptr::null_mut(), || {
+        if name.is_null() || flags & H5F_ACC_RDWR != 0 {
+            return std::ptr::null_mut();
+        }
+        let name = CStr::from_ptr(name);
+        let Some(opener) = OPENER.get() else {
+            return std::ptr::null_mut();
+        };
+        let Ok(source) = opener(&name.to_string_lossy()) else {
+            return std::ptr::null_mut();
+        };
+        let file = Box::new(File {
+            // SAFETY: H5FD_t is plain data; libhdf5 fills it after open.
+            public: std::mem::zeroed(),
+            eoa: 0,
+            name: name.to_owned(),
+            source,
+            cache: Blocks::new(),
+        });
+        Box::into_raw(file).cast()
+    })
+}
+
+unsafe extern "C" fn close(file: *mut H5FD_t) -> herr_t {
+    guarded(-1, || {
+        if !file.is_null() {
+            drop(Box::from_raw(file.cast::<File>()));
+        }
+        0
+    })
+}
+
+unsafe extern "C" fn query(_file: *const H5FD_t, flags: *mut c_ulong) -> herr_t {
+    if !flags.is_null() {
+        *flags = H5FD_FEAT_DATA_SIEVE;
+    }
+    0
+}
+
+unsafe extern "C" fn get_eoa(file: *const H5FD_t, _ty: H5FD_mem_t) -> haddr_t {
+    if file.is_null() {
+        return HADDR_UNDEF;
+    }
+    (*file.cast::<File>()).eoa
+}
+
+unsafe extern "C" fn set_eoa(file: *mut H5FD_t, _ty: H5FD_mem_t, addr: haddr_t) -> herr_t {
+    if file.is_null() {
+        return -1;
+    }
+    (*file.cast::<File>()).eoa = addr;
+    0
+}
+
+unsafe extern "C" fn get_eof(file: *const H5FD_t, _ty: H5FD_mem_t) -> haddr_t {
+    if file.is_null() {
+        return HADDR_UNDEF;
+    }
+    guarded(HADDR_UNDEF, || (*file.cast::<File>()).source.len())
+}
+
+unsafe extern "C" fn read(
+    file: *mut H5FD_t,
+    ty: H5FD_mem_t,
+    _dxpl: hid_t,
+    addr: haddr_t,
+    size: usize,
+    buf: *mut c_void,
+) -> herr_t {
+    guarded(-1, || {
+        if file.is_null() || (buf.is_null() && size > 0) {
+            return -1;
+        }
+        let f = &mut *file.cast::<File>();
+        let out = std::slice::from_raw_parts_mut(buf.cast::<u8>(), size);
+        match f.cache.read(&*f.source, ty == H5FD_MEM_DRAW, addr, out) {
+            Ok(()) => 0,
+            Err(e) => {
+                log::warn!(
+                    "{}: read of {size} bytes at {addr} failed: {e}",
+                    f.name.to_string_lossy()
+                );
+                -1
+            }
+        }
+    })
+}
+
+unsafe extern "C" fn write(
+    _file: *mut H5FD_t,
+    _ty: H5FD_mem_t,
+    _dxpl: hid_t,
+    _addr: haddr_t,
+    _size: usize,
+    _buf: *const c_void,
+) -> herr_t {
+    -1
+}
+
+/// A local file as a [`RangeSource`] (tests, and files the driver is asked
+/// to read by path).
+pub struct LocalRange(std::fs::File, u64);
+
+impl LocalRange {
+    pub fn open(path: &str) -> std::result::Result<Box<dyn RangeSource>, String> {
+        let f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+        let len = f.metadata().map_err(|e| e.to_string())?.len();
+        Ok(Box::new(LocalRange(f, len)))
+    }
+}
+
+impl RangeSource for LocalRange {
+    fn len(&self) -> u64 {
+        self.1
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), String> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counted(Vec<u8>, AtomicUsize);
+
+    impl RangeSource for Counted {
+        fn len(&self) -> u64 {
+            self.0.len() as u64
+        }
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), String> {
+            self.1.fetch_add(1, Ordering::Relaxed);
+            let o = offset as usize;
+            buf.copy_from_slice(&self.0[o..o + buf.len()]);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn small_reads_come_from_whole_blocks_and_the_end_reads_as_zeros() {
+        let data: Vec<u8> = (0..(BLOCK as usize + 1000))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let src = Counted(data.clone(), AtomicUsize::new(0));
+        let mut blocks = Blocks::new();
+        let mut buf = vec![0u8; 100];
+        blocks.read(&src, false, 10, &mut buf).unwrap();
+        assert_eq!(buf, data[10..110]);
+        blocks.read(&src, false, 5000, &mut buf).unwrap();
+        assert_eq!(src.1.load(Ordering::Relaxed), 1, "one block fetched once");
+        // Across the block boundary and past the end.
+        let mut buf = vec![7u8; 2000];
+        blocks.read(&src, false, BLOCK - 500, &mut buf).unwrap();
+        assert_eq!(&buf[..1500], &data[BLOCK as usize - 500..]);
+        assert!(buf[1500..].iter().all(|b| *b == 0));
+        assert_eq!(src.1.load(Ordering::Relaxed), 2);
+        // Raw data of a block or more goes straight to the source.
+        let mut big = vec![0u8; BLOCK as usize];
+        blocks.read(&src, true, 3, &mut big).unwrap();
+        assert_eq!(big, data[3..3 + BLOCK as usize]);
+        assert_eq!(src.1.load(Ordering::Relaxed), 3);
+    }
+
+    /// libhdf5 opens a file through the driver and reads what sec2 reads.
+    #[test]
+    fn libhdf5_reads_a_file_through_the_driver() {
+        use crate::model::Access;
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/corpus/h5py/compound-dtype-complex.h5"
+        );
+        let plain =
+            super::super::H5File::open(std::path::Path::new(path), false, &Access::default())
+                .unwrap();
+        static OPENED: AtomicUsize = AtomicUsize::new(0);
+        fn counted(name: &str) -> std::result::Result<Box<dyn RangeSource>, String> {
+            OPENED.fetch_add(1, Ordering::Relaxed);
+            LocalRange::open(name)
+        }
+        let via = super::super::file::open_with_driver(path, counted).unwrap();
+        assert_eq!(
+            OPENED.load(Ordering::Relaxed),
+            1,
+            "opened through the driver"
+        );
+        for name in [b"/<c16".as_slice(), b"/>c8", b"/c16"] {
+            let loc = crate::model::Loc::path(name);
+            let a = super::super::Dataset::open(&plain, &loc)
+                .unwrap()
+                .read_elements(0, 100)
+                .unwrap();
+            let b = super::super::Dataset::open(&via, &loc)
+                .unwrap()
+                .read_elements(0, 100)
+                .unwrap();
+            assert_eq!(a, b, "{}", String::from_utf8_lossy(name));
+        }
+    }
+}
