@@ -12,6 +12,7 @@ pub mod fuse;
 pub mod h5;
 pub mod model;
 pub mod multi;
+pub mod remote;
 pub mod sniff;
 pub mod source;
 pub mod sys;
