@@ -368,39 +368,76 @@ mod tests {
         assert_eq!(src.1.load(Ordering::Relaxed), 3);
     }
 
-    /// libhdf5 opens a file through the driver and reads what sec2 reads.
+    struct Http(crate::remote::Remote);
+
+    impl RangeSource for Http {
+        fn len(&self) -> u64 {
+            self.0.size()
+        }
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), String> {
+            self.0.read(offset..offset + buf.len() as u64, buf)
+        }
+    }
+
+    static OPENED: AtomicUsize = AtomicUsize::new(0);
+
+    /// Local paths from the disk, URLs over HTTP; counted.
+    fn opener(name: &str) -> std::result::Result<Box<dyn RangeSource>, String> {
+        OPENED.fetch_add(1, Ordering::Relaxed);
+        if name.starts_with("http://") {
+            return Ok(Box::new(Http(crate::remote::Remote::open(name)?)));
+        }
+        LocalRange::open(name)
+    }
+
+    /// libhdf5 opens a file through the driver, from the disk and from an
+    /// HTTP server (tests/python/range_server.py), and reads what sec2 reads.
     #[test]
     fn libhdf5_reads_a_file_through_the_driver() {
         use crate::model::Access;
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/corpus/h5py/compound-dtype-complex.h5"
-        );
+        use std::io::BufRead;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/corpus/h5py");
+        let path = format!("{dir}/compound-dtype-complex.h5");
         let plain =
-            super::super::H5File::open(std::path::Path::new(path), false, &Access::default())
+            super::super::H5File::open(std::path::Path::new(&path), false, &Access::default())
                 .unwrap();
-        static OPENED: AtomicUsize = AtomicUsize::new(0);
-        fn counted(name: &str) -> std::result::Result<Box<dyn RangeSource>, String> {
-            OPENED.fetch_add(1, Ordering::Relaxed);
-            LocalRange::open(name)
-        }
-        let via = super::super::file::open_with_driver(path, counted).unwrap();
-        assert_eq!(
-            OPENED.load(Ordering::Relaxed),
-            1,
-            "opened through the driver"
-        );
-        for name in [b"/<c16".as_slice(), b"/>c8", b"/c16"] {
-            let loc = crate::model::Loc::path(name);
-            let a = super::super::Dataset::open(&plain, &loc)
-                .unwrap()
-                .read_elements(0, 100)
-                .unwrap();
-            let b = super::super::Dataset::open(&via, &loc)
-                .unwrap()
-                .read_elements(0, 100)
-                .unwrap();
-            assert_eq!(a, b, "{}", String::from_utf8_lossy(name));
-        }
+        let mut server = std::process::Command::new("/usr/bin/python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/python/range_server.py"
+            ))
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        std::io::BufReader::new(server.stdout.as_mut().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        let url = format!("{}/compound-dtype-complex.h5", url.trim());
+        let result = std::panic::catch_unwind(|| {
+            for (n, name) in [path.as_str(), url.as_str()].into_iter().enumerate() {
+                let via = super::super::file::open_with_driver(name, opener).unwrap();
+                assert_eq!(
+                    OPENED.load(Ordering::Relaxed),
+                    n + 1,
+                    "opened through the driver"
+                );
+                for ds in [b"/<c16".as_slice(), b"/>c8", b"/c16"] {
+                    let loc = crate::model::Loc::path(ds);
+                    let a = super::super::Dataset::open(&plain, &loc).unwrap();
+                    let b = super::super::Dataset::open(&via, &loc).unwrap();
+                    assert_eq!(
+                        a.read_elements(0, 100).unwrap(),
+                        b.read_elements(0, 100).unwrap(),
+                        "{name}: {}",
+                        String::from_utf8_lossy(ds)
+                    );
+                }
+            }
+        });
+        let _ = server.kill();
+        let _ = server.wait();
+        result.unwrap();
     }
 }
