@@ -234,7 +234,8 @@ fn serve(
             // A read-only mount follows changes other programs make (§9.2),
             // except where they are followed already (SWMR) or cannot be
             // seen (a copy in memory).
-            let watch = !opts.read_write && source.access.driver != Driver::Core;
+            let watch =
+                !opts.read_write && !matches!(source.access.driver, Driver::Core | Driver::Url);
             let ident = Watched::identity(source);
             let fs = open_file(args, opts, || match watch {
                 true => Watched::open_tree(source, fs_opts.clone(), &ident),

@@ -108,6 +108,21 @@ pub fn resolve_target(source: &Path, o: &MountOptions) -> Result<Target, String>
 /// Resolve SOURCE with the mount options into what is opened.
 pub fn resolve(source: &Path, o: &MountOptions) -> Result<Source, String> {
     let text = source.to_str();
+    if let Some(url) = text.filter(|t| t.starts_with("http://") || t.starts_with("https://")) {
+        if o.read_write {
+            return Err(format!("{url}: files behind a URL are read-only"));
+        }
+        return Ok(Source {
+            name: PathBuf::from(url),
+            parts: vec![PathBuf::from(url)],
+            access: Access {
+                driver: Driver::Url,
+                libver: o.libver,
+                chunk_cache: o.chunk_cache,
+                swmr: false,
+            },
+        });
+    }
     let pattern_like = text.is_some_and(|t| member_name(t, 0).is_some());
     let driver = match o.driver.as_deref() {
         Some(d) => d,

@@ -229,7 +229,7 @@ fn open_workers(
 fn direct_source(source: &Source, member_size: u64) -> Option<Arc<dyn ByteSource>> {
     let first = source.first_part();
     let opened: std::io::Result<Arc<dyn ByteSource>> = match &source.access.driver {
-        Driver::Split { .. } => return None,
+        Driver::Split { .. } | Driver::Url => return None,
         Driver::Core => MemoryFile::read(first).map(|f| Arc::new(f) as _),
         Driver::Family { .. } => {
             // All members but the last are whole; libhdf5's figure first.

@@ -39,6 +39,7 @@ pub(super) unsafe fn fapl(access: &Access) -> Result<Hid> {
             "H5Pset_fapl_family",
             H5Pset_fapl_family(id, *memb_size, H5P_DEFAULT),
         )?,
+        Driver::Url => super::vfd::set_installed(id).map(|()| 0)?,
         Driver::Split { meta_ext, raw_ext } => {
             let (m, r) = (c_text(meta_ext)?, c_text(raw_ext)?);
             check(

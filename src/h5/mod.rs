@@ -15,7 +15,7 @@ mod replace;
 mod space;
 mod types;
 mod vds;
-mod vfd;
+pub mod vfd;
 mod vfd_sys;
 
 pub use dataset::Dataset;

@@ -89,6 +89,22 @@ pub fn driver_id(opener: Opener) -> Result<hid_t> {
     Ok(*DRIVER.get_or_init(|| id))
 }
 
+/// The opener every later [`set_installed`] uses (the first given wins).
+pub fn install(opener: Opener) {
+    let _ = OPENER.set(opener);
+}
+
+/// Select the driver, with the installed opener, on file access list `fapl`.
+pub fn set_installed(fapl: hid_t) -> Result<()> {
+    match OPENER.get() {
+        Some(op) => set_on(fapl, *op),
+        None => Err(H5Error::new(
+            ErrorKind::Other,
+            "no source for URLs in this process",
+        )),
+    }
+}
+
 /// Select the driver on file access list `fapl`.
 pub fn set_on(fapl: hid_t, opener: Opener) -> Result<()> {
     let id = driver_id(opener)?;

@@ -19,6 +19,9 @@ pub enum Driver {
     Family { memb_size: u64 },
     /// Metadata and raw data in two files: the name plus each extension.
     Split { meta_ext: String, raw_ext: String },
+    /// An object behind a URL (`http://`, `https://`), read by h5fs's own
+    /// driver (read-only).
+    Url,
 }
 
 impl Driver {
@@ -29,6 +32,7 @@ impl Driver {
             Driver::Core => "core",
             Driver::Family { .. } => "family",
             Driver::Split { .. } => "split",
+            Driver::Url => "url",
         }
     }
 }

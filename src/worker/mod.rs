@@ -18,6 +18,7 @@ mod calls;
 pub mod client;
 pub mod protocol;
 pub mod server;
+mod urls;
 
 pub use client::{WorkerConfig, WorkerPool, Workers};
 

@@ -51,6 +51,7 @@ impl OpenFile {
 
 /// The worker's main: serve the socket at descriptor `fd`; the exit code.
 pub fn run(fd: i32) -> i32 {
+    crate::h5::vfd::install(super::urls::open);
     // When its daemon ends (kill -9 included), a worker sees its socket
     // close once the request in hand is done, and closes the file cleanly.
     // One stuck in libhdf5 never gets there: a watcher notices the daemon's
