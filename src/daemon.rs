@@ -236,6 +236,9 @@ fn serve(
             // seen (a copy in memory).
             let watch =
                 !opts.read_write && !matches!(source.access.driver, Driver::Core | Driver::Url);
+            if source.access.driver == Driver::Url {
+                crate::remote::probe(&source.name.to_string_lossy()).map_err(Fatal)?;
+            }
             let ident = Watched::identity(source);
             let fs = open_file(args, opts, || match watch {
                 true => Watched::open_tree(source, fs_opts.clone(), &ident),

@@ -52,7 +52,7 @@ impl Remote {
             .with_client_options(options)
             .with_retry(retry)
             .build()
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|e| format!("{}: {e}", redact(url)))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -62,7 +62,7 @@ impl Remote {
             runtime,
             store: Arc::new(store),
             path: StorePath::from(name),
-            shown: url.to_string(),
+            shown: redact(url),
             size: 0,
             etag: None,
         };
@@ -84,12 +84,7 @@ impl Remote {
         self.runtime.block_on(async {
             match tokio::time::timeout(REQUEST_LIMIT, f).await {
                 Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(match e {
-                    object_store::Error::Precondition { .. } => {
-                        format!("{}: the object changed since it was opened", self.shown)
-                    }
-                    e => format!("{}: {e}", self.shown),
-                }),
+                Ok(Err(e)) => Err(explain(&self.shown, e)),
                 Err(_) => Err(format!(
                     "{}: no answer within {} s",
                     self.shown,
@@ -132,11 +127,56 @@ impl Remote {
     }
 }
 
+/// Check at mount that `url` can be read by range: one line a user can act
+/// on if not (missing, refused, no range support, unreachable).
+pub fn probe(url: &str) -> Result<(), String> {
+    let r = Remote::open(url)?;
+    let n = r.size().min(1);
+    r.read(0..n, &mut vec![0u8; n as usize])
+}
+
+/// A client error as a user reads it.
+fn explain(shown: &str, e: object_store::Error) -> String {
+    use object_store::Error as E;
+    match e {
+        E::NotFound { .. } => format!("{shown}: not found (HTTP 404)"),
+        E::PermissionDenied { .. } => format!("{shown}: access denied (HTTP 403)"),
+        E::Unauthenticated { .. } => format!("{shown}: credentials refused (HTTP 401)"),
+        E::Precondition { .. } => format!("{shown}: the object changed since it was opened"),
+        E::NotSupported { .. } => {
+            format!("{shown}: the server does not answer range requests, which h5fs needs")
+        }
+        e => format!("{shown}: {e}"),
+    }
+}
+
+/// `url` without a user name or password in it (for messages and logs).
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
+
+    #[test]
+    fn user_names_and_passwords_are_not_shown() {
+        assert_eq!(
+            redact("https://u:secret@host/a/b.h5"),
+            "https://host/a/b.h5"
+        );
+        assert_eq!(redact("http://host/a@b.h5"), "http://host/a@b.h5");
+        assert_eq!(redact("not a url"), "not a url");
+    }
 
     /// tests/python/range_server.py serving `dir` on 127.0.0.1; its URL.
     fn serve(dir: &std::path::Path) -> (std::process::Child, String) {

@@ -59,3 +59,27 @@ fn files_over_http_mount_as_h5py_reads_the_local_copy() {
         );
     }
 }
+
+/// A mount that cannot work says why in one line and exits 1.
+fn refused(url: &str) -> String {
+    let t = TempDir::new("remote-refused");
+    let out = Command::new(BIN).arg(url).arg(t.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{url}");
+    assert!(!is_mounted(t.path()));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn missing_objects_and_servers_without_ranges_are_refused_clearly() {
+    let dir = repo().join("tests/data/corpus/h5py");
+    let server = Server::start(&dir, &[]);
+    let e = refused(&format!("{}/missing.h5", server.1));
+    assert!(e.contains("not found (HTTP 404)"), "{e}");
+    let e = refused(&format!("http://user:secret@{}/missing.h5", &server.1[7..]));
+    assert!(!e.contains("secret"), "{e}");
+    let plain = Server::start(&dir, &["--no-ranges"]);
+    let e = refused(&format!("{}/vlen_string_dset.h5", plain.1));
+    assert!(e.contains("does not answer range requests"), "{e}");
+    let e = refused("http://127.0.0.1:9/x.h5");
+    assert!(e.contains("127.0.0.1:9/x.h5"), "{e}");
+}
