@@ -45,10 +45,15 @@ rdcc_nbytes=, rdcc_nslots=, rdcc_w0=  libhdf5's chunk cache per dataset\n  \
 swmr                 open for SWMR reading (chosen anyway for a file an SWMR writer has open)\n  \
 refresh=SECONDS      how long names and sizes are trusted before the file is looked at again (default 1)\n  \
 max_open=N           files of a directory mount open at once (default 256, less if few descriptors)\n  \
+endpoint=URL         S3-compatible server for s3:// sources (default: AWS, or AWS_ENDPOINT_URL)\n  \
+region=NAME          S3 region (default: AWS_REGION, the profile's, us-east-1)\n  \
+anonymous            unsigned S3 requests, for public buckets\n  \
+cache=MIB            metadata blocks of a remote file kept in memory (default 64)\n  \
 views=LIST           header files beside datasets, LIST of npy, envi, nrrd, mhd joined by ':'\n                       \
 (views=npy:envi), or all; may be given more than once\n  \
 Generic mount options (dev, nosuid, noatime, _netdev, ...) are accepted and ignored.\n\n\
-Environment: RUST_LOG sets the log level; HDF5_PLUGIN_PATH finds filter plugins."
+Environment: RUST_LOG sets the log level; HDF5_PLUGIN_PATH finds filter plugins;\n\
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE: S3 credentials."
 )]
 pub struct Args {
     /// The HDF5 file to mount (or a directory of them, a family pattern, a split pair's name)
@@ -113,6 +118,9 @@ pub struct MountOptions {
     /// Most files of a directory mount in use at once (`max_open=N`); None:
     /// from the limit on open files.
     pub max_open: Option<u32>,
+    /// How remote sources are reached (`endpoint=`, `region=`,
+    /// `anonymous`, `cache=MIB`).
+    pub remote: crate::remote::Settings,
 }
 
 /// Default of `refresh=`.
@@ -125,15 +133,21 @@ pub const DEFAULT_HDF5_TIMEOUT_RO: u32 = 10;
 /// On a writable mount: a worker stopped mid-change loses what it had not
 /// written out, so it gets longer.
 pub const DEFAULT_HDF5_TIMEOUT_RW: u32 = 60;
+/// For a remote file: one libhdf5 request may wait on several reads over
+/// the network, each bounded by itself (src/remote).
+pub const DEFAULT_HDF5_TIMEOUT_REMOTE: u32 = 300;
 
 impl MountOptions {
     /// The time limit of one libhdf5 request.
-    pub fn hdf5_timeout(&self) -> std::time::Duration {
-        let secs = self.hdf5_timeout_secs.unwrap_or(if self.read_write {
-            DEFAULT_HDF5_TIMEOUT_RW
-        } else {
-            DEFAULT_HDF5_TIMEOUT_RO
-        });
+    /// Longest one libhdf5 request may take, for a local or a `remote` file.
+    pub fn hdf5_timeout(&self, remote: bool) -> std::time::Duration {
+        let secs = self
+            .hdf5_timeout_secs
+            .unwrap_or(match (remote, self.read_write) {
+                (true, _) => DEFAULT_HDF5_TIMEOUT_REMOTE,
+                (false, true) => DEFAULT_HDF5_TIMEOUT_RW,
+                (false, false) => DEFAULT_HDF5_TIMEOUT_RO,
+            });
         std::time::Duration::from_secs(secs.into())
     }
 
@@ -177,6 +191,7 @@ impl Default for MountOptions {
             swmr: false,
             refresh: DEFAULT_REFRESH,
             max_open: None,
+            remote: crate::remote::Settings::default(),
         }
     }
 }
@@ -306,6 +321,17 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
                 _ => return Err(format!("rdcc_w0 must be a number from 0 to 1, not '{v}'")),
             },
             ("swmr", None) => o.swmr = true,
+            ("endpoint", Some(v)) if v.starts_with("http://") || v.starts_with("https://") => {
+                o.remote.endpoint = Some(v.trim_end_matches('/').into())
+            }
+            ("endpoint", Some(v)) => {
+                return Err(format!(
+                    "endpoint must be an http:// or https:// URL, not '{v}'"
+                ))
+            }
+            ("region", Some(v)) if !v.is_empty() => o.remote.region = Some(v.into()),
+            ("anonymous", None) => o.remote.anonymous = true,
+            ("cache", Some(v)) => o.remote.cache_mib = Some(positive(key, v)?),
             ("max_open", Some(v)) => o.max_open = Some(positive(key, v)?),
             ("refresh", Some(v)) => match v.parse::<f64>() {
                 Ok(s) if (0.0..=86400.0).contains(&s) => {
@@ -382,20 +408,39 @@ mod tests {
     #[test]
     fn hdf5_worker_options() {
         let d = parse(&[]).unwrap();
-        assert_eq!(d.hdf5_timeout(), std::time::Duration::from_secs(10));
-        assert_eq!(parse(&["rw"]).unwrap().hdf5_timeout().as_secs(), 60);
+        assert_eq!(d.hdf5_timeout(false), std::time::Duration::from_secs(10));
+        assert_eq!(parse(&["rw"]).unwrap().hdf5_timeout(false).as_secs(), 60);
+        assert_eq!(d.hdf5_timeout(true).as_secs(), 300);
         assert_eq!(d.hdf5_memory_mib, 1024);
         assert_eq!(
             (d.hdf5_workers(1), d.hdf5_workers(4), d.hdf5_workers(64)),
             (2, 4, 8)
         );
         let o = parse(&["hdf5_timeout=3,hdf5_memory=512,hdf5_workers=1"]).unwrap();
-        assert_eq!(o.hdf5_timeout().as_secs(), 3);
+        assert_eq!(o.hdf5_timeout(true).as_secs(), 3);
         assert_eq!(o.hdf5_memory_mib, 512);
         assert_eq!(o.hdf5_workers(8), 1);
         assert!(parse(&["hdf5_timeout=0"]).is_err());
         assert!(parse(&["hdf5_workers=0"]).is_err());
         assert!(parse(&["hdf5_memory=10"]).is_err());
+    }
+
+    #[test]
+    fn remote_options() {
+        let o = parse(&["endpoint=http://127.0.0.1:9000/,region=eu-1,anonymous,cache=16"]).unwrap();
+        assert_eq!(o.remote.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(o.remote.region.as_deref(), Some("eu-1"));
+        assert!(o.remote.anonymous);
+        assert_eq!(o.remote.cache_mib, Some(16));
+        assert_eq!(
+            crate::remote::Settings::decode(&o.remote.encode()),
+            o.remote
+        );
+        assert!(!parse(&[]).unwrap().remote.anonymous);
+        assert!(parse(&["endpoint=127.0.0.1:9000"])
+            .unwrap_err()
+            .contains("http://"));
+        assert!(parse(&["cache=0"]).is_err());
     }
 
     #[test]

@@ -206,6 +206,7 @@ fn serve(
         (Some(_), Some(f)) => f.try_clone().ok(),
         (Some(_), None) => OpenOptions::new().write(true).open("/dev/null").ok(),
     };
+    let remote = matches!(target, Target::File(s) if s.access.driver == Driver::Url);
     let fs_opts = FsOptions {
         uid: opts.uid.unwrap_or(uid),
         gid: opts.gid.unwrap_or(gid),
@@ -216,11 +217,12 @@ fn serve(
         workers: WorkerConfig {
             exe: std::env::current_exe()
                 .map_err(|e| Fatal(format!("cannot find own binary: {e}")))?,
-            timeout: opts.hdf5_timeout(),
+            timeout: opts.hdf5_timeout(remote),
             memory: u64::from(opts.hdf5_memory_mib) << 20,
             max_workers: opts
                 .hdf5_workers(std::thread::available_parallelism().map_or(2, |n| n.get())),
             stderr: log.map(Arc::new),
+            remote: remote.then(|| opts.remote.encode()),
         },
         views: std::iter::once(View::Sidecar)
             .chain(opts.views.iter().copied())
@@ -237,7 +239,8 @@ fn serve(
             let watch =
                 !opts.read_write && !matches!(source.access.driver, Driver::Core | Driver::Url);
             if source.access.driver == Driver::Url {
-                crate::remote::probe(&source.name.to_string_lossy()).map_err(Fatal)?;
+                crate::remote::probe(&source.name.to_string_lossy(), &opts.remote)
+                    .map_err(Fatal)?;
             }
             let ident = Watched::identity(source);
             let fs = open_file(args, opts, || match watch {

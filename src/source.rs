@@ -108,10 +108,14 @@ pub fn resolve_target(source: &Path, o: &MountOptions) -> Result<Target, String>
 /// Resolve SOURCE with the mount options into what is opened.
 pub fn resolve(source: &Path, o: &MountOptions) -> Result<Source, String> {
     let text = source.to_str();
-    if let Some(url) = text.filter(|t| t.starts_with("http://") || t.starts_with("https://")) {
+    if let Some(url) = text.filter(|t| crate::remote::is_url(t)) {
         if o.read_write {
-            return Err(format!("{url}: files behind a URL are read-only"));
+            return Err(format!(
+                "{}: remote files are read-only in h5fs; mount without -o rw",
+                crate::remote::redact(url)
+            ));
         }
+        crate::remote::check_url(url)?;
         return Ok(Source {
             name: PathBuf::from(url),
             parts: vec![PathBuf::from(url)],

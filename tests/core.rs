@@ -27,6 +27,7 @@ fn options(writable: bool) -> FsOptions {
             memory: 1 << 30,
             max_workers: 2,
             stderr: None,
+            remote: None,
         },
         views: vec![View::Sidecar],
         zarr: false,

@@ -54,6 +54,14 @@ impl Fs {
             return Ok(Vec::new());
         }
         let mut out = vec![0; (end - offset) as usize];
+        let path = &self.file_of(&*self.node(ROOT)?).first_part;
+        if let Some(url) = path.to_str().filter(|p| crate::remote::is_url(p)) {
+            let settings = self.opts.workers.remote.as_deref().unwrap_or_default();
+            return crate::remote::Remote::open(url, &crate::remote::Settings::decode(settings))
+                .and_then(|r| r.read(offset..end, &mut out))
+                .map(|()| out)
+                .map_err(|e| Error::Io(format!("/.userblock: {e}")));
+        }
         self.userblock_file(false)?
             .read_exact_at(&mut out, offset)
             .map_err(|e| Error::Io(format!("/.userblock: reading: {e}")))?;

@@ -288,9 +288,9 @@ unsafe fn info_from(raw: &H5O_info1_t) -> ObjectInfo {
     }
 }
 
-/// Open `path`; returns the handle and libhdf5's number for the file.
 /// Open `name` read-only through h5fs's own driver, which reads it from
 /// the source `opener` gives for it (src/h5/vfd.rs).
+#[cfg(test)]
 pub(super) fn open_with_driver(name: &str, opener: super::vfd::Opener) -> Result<H5File> {
     let path = Path::new(name);
     let access = Access::default();
@@ -298,6 +298,7 @@ pub(super) fn open_with_driver(name: &str, opener: super::vfd::Opener) -> Result
     H5File::opened(hid, fileno, path, false, &access)
 }
 
+/// Open `path`; returns the handle and libhdf5's number for the file.
 fn open_raw(
     path: &Path,
     writable: bool,

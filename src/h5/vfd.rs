@@ -11,16 +11,17 @@
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
-use std::os::raw::{c_char, c_uint, c_ulong, c_void};
+use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::vfd_sys::*;
 use crate::model::{ErrorKind, H5Error, Result};
 
 /// Bytes of a file, read by range.
 pub trait RangeSource: Send + Sync {
-    fn len(&self) -> u64;
+    fn size(&self) -> u64;
     /// Fill `buf` with the bytes from `offset` (all within the file).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), String>;
 }
@@ -30,8 +31,8 @@ pub type Opener = fn(&str) -> std::result::Result<Box<dyn RangeSource>, String>;
 
 /// Block size of the cache.
 pub const BLOCK: u64 = 4 << 20;
-/// Bytes of blocks kept per open file.
-const BUDGET: u64 = 64 << 20;
+/// Bytes of blocks kept per open file (`cache=MIB`).
+static BUDGET: AtomicU64 = AtomicU64::new(64 << 20);
 
 static OPENER: OnceLock<Opener> = OnceLock::new();
 static DRIVER: OnceLock<hid_t> = OnceLock::new();
@@ -61,7 +62,7 @@ pub fn driver_id(opener: Opener) -> Result<hid_t> {
         dxpl_free: None,
         open: Some(open),
         close: Some(close),
-        cmp: None,
+        cmp: Some(cmp),
         query: Some(query),
         get_type_map: None,
         alloc: None,
@@ -89,9 +90,13 @@ pub fn driver_id(opener: Opener) -> Result<hid_t> {
     Ok(*DRIVER.get_or_init(|| id))
 }
 
-/// The opener every later [`set_installed`] uses (the first given wins).
-pub fn install(opener: Opener) {
+/// The opener every later [`set_installed`] uses (the first given wins),
+/// and the bytes of blocks each open file may keep (None: 64 MiB).
+pub fn install(opener: Opener, budget: Option<u64>) {
     let _ = OPENER.set(opener);
+    if let Some(b) = budget {
+        BUDGET.store(b.max(BLOCK), Ordering::Relaxed);
+    }
 }
 
 /// Select the driver, with the installed opener, on file access list `fapl`.
@@ -122,8 +127,52 @@ struct File {
     public: H5FD_t,
     eoa: haddr_t,
     name: CString,
+    opened: Arc<Opened>,
+}
+
+/// A source and its blocks, shared by every open of the same name: libhdf5
+/// opens an external file anew at each traversal, and finds a file already
+/// open (a link back into the mounted file) only through [`cmp`].
+struct Opened {
     source: Box<dyn RangeSource>,
-    cache: Blocks,
+    cache: Mutex<Blocks>,
+}
+
+/// Sources by name, with when each was last opened.
+type Sources = HashMap<String, (Arc<Opened>, u64)>;
+
+/// Sources no file has open are let go past this many.
+const KEEP_SOURCES: usize = 16;
+
+static SOURCES: Mutex<Option<Sources>> = Mutex::new(None);
+
+/// The source named `name`: the one already known, or a new one.
+fn source_for(name: &str, opener: Opener) -> std::result::Result<Arc<Opened>, String> {
+    static CLOCK: AtomicU64 = AtomicU64::new(0);
+    let now = CLOCK.fetch_add(1, Ordering::Relaxed);
+    let mut guard = SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+    let sources = guard.get_or_insert_with(HashMap::new);
+    if let Some((o, used)) = sources.get_mut(name) {
+        *used = now;
+        return Ok(o.clone());
+    }
+    let opened = Arc::new(Opened {
+        source: opener(name)?,
+        cache: Mutex::new(Blocks::new()),
+    });
+    sources.insert(name.to_string(), (opened.clone(), now));
+    while sources.len() > KEEP_SOURCES {
+        let idle = sources
+            .iter()
+            .filter(|(_, (o, _))| Arc::strong_count(o) == 1)
+            .min_by_key(|(_, (_, used))| *used)
+            .map(|(k, _)| k.clone());
+        match idle {
+            Some(k) => sources.remove(&k),
+            None => break,
+        };
+    }
+    Ok(opened)
 }
 
 /// Whole blocks of a source, least recently used dropped past the budget.
@@ -153,11 +202,11 @@ impl Blocks {
             return Ok(b.clone());
         }
         let start = index * BLOCK;
-        let len = BLOCK.min(src.len().saturating_sub(start));
+        let len = BLOCK.min(src.size().saturating_sub(start));
         let mut buf = vec![0u8; len as usize];
         src.read_at(start, &mut buf)?;
         let b = Arc::new(buf);
-        while self.bytes + len > BUDGET && !self.kept.is_empty() {
+        while self.bytes + len > BUDGET.load(Ordering::Relaxed) && !self.kept.is_empty() {
             let oldest = self
                 .kept
                 .iter()
@@ -184,7 +233,7 @@ impl Blocks {
         let end = addr
             .checked_add(buf.len() as u64)
             .ok_or("address overflow")?;
-        let have = src.len().min(end).saturating_sub(addr) as usize;
+        let have = src.size().min(end).saturating_sub(addr) as usize;
         buf[have..].fill(0);
         if have == 0 {
             return Ok(());
@@ -228,7 +277,7 @@ unsafe extern "C" fn open(
         let Some(opener) = OPENER.get() else {
             return std::ptr::null_mut();
         };
-        let Ok(source) = opener(&name.to_string_lossy()) else {
+        let Ok(opened) = source_for(&name.to_string_lossy(), *opener) else {
             return std::ptr::null_mut();
         };
         let file = Box::new(File {
@@ -236,8 +285,7 @@ unsafe extern "C" fn open(
             public: std::mem::zeroed(),
             eoa: 0,
             name: name.to_owned(),
-            source,
-            cache: Blocks::new(),
+            opened,
         });
         Box::into_raw(file).cast()
     })
@@ -249,6 +297,21 @@ unsafe extern "C" fn close(file: *mut H5FD_t) -> herr_t {
             drop(Box::from_raw(file.cast::<File>()));
         }
         0
+    })
+}
+
+/// Files are the same if they read the same source.
+unsafe extern "C" fn cmp(a: *const H5FD_t, b: *const H5FD_t) -> c_int {
+    guarded(-1, || {
+        if a.is_null() || b.is_null() {
+            return -1;
+        }
+        let (a, b) = (&(*a.cast::<File>()).opened, &(*b.cast::<File>()).opened);
+        match Arc::as_ptr(a).cmp(&Arc::as_ptr(b)) {
+            std::cmp::Ordering::Less => -1,
+            std::cmp::Ordering::Equal => 0,
+            std::cmp::Ordering::Greater => 1,
+        }
     })
 }
 
@@ -278,7 +341,9 @@ unsafe extern "C" fn get_eof(file: *const H5FD_t, _ty: H5FD_mem_t) -> haddr_t {
     if file.is_null() {
         return HADDR_UNDEF;
     }
-    guarded(HADDR_UNDEF, || (*file.cast::<File>()).source.len())
+    guarded(HADDR_UNDEF, || {
+        (&(*file.cast::<File>()).opened).source.size()
+    })
 }
 
 unsafe extern "C" fn read(
@@ -293,9 +358,10 @@ unsafe extern "C" fn read(
         if file.is_null() || (buf.is_null() && size > 0) {
             return -1;
         }
-        let f = &mut *file.cast::<File>();
+        let f = &*file.cast::<File>();
         let out = std::slice::from_raw_parts_mut(buf.cast::<u8>(), size);
-        match f.cache.read(&*f.source, ty == H5FD_MEM_DRAW, addr, out) {
+        let mut cache = f.opened.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.read(&*f.opened.source, ty == H5FD_MEM_DRAW, addr, out) {
             Ok(()) => 0,
             Err(e) => {
                 log::warn!(
@@ -332,7 +398,7 @@ impl LocalRange {
 }
 
 impl RangeSource for LocalRange {
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         self.1
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), String> {
@@ -348,7 +414,7 @@ mod tests {
     struct Counted(Vec<u8>, AtomicUsize);
 
     impl RangeSource for Counted {
-        fn len(&self) -> u64 {
+        fn size(&self) -> u64 {
             self.0.len() as u64
         }
         fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), String> {
@@ -387,7 +453,7 @@ mod tests {
     struct Http(crate::remote::Remote);
 
     impl RangeSource for Http {
-        fn len(&self) -> u64 {
+        fn size(&self) -> u64 {
             self.0.size()
         }
         fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), String> {
@@ -401,7 +467,10 @@ mod tests {
     fn opener(name: &str) -> std::result::Result<Box<dyn RangeSource>, String> {
         OPENED.fetch_add(1, Ordering::Relaxed);
         if name.starts_with("http://") {
-            return Ok(Box::new(Http(crate::remote::Remote::open(name)?)));
+            return Ok(Box::new(Http(crate::remote::Remote::open(
+                name,
+                &Default::default(),
+            )?)));
         }
         LocalRange::open(name)
     }

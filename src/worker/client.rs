@@ -44,6 +44,8 @@ pub struct WorkerConfig {
     pub max_workers: usize,
     /// Where workers write their stderr (None: the daemon's stderr).
     pub stderr: Option<std::sync::Arc<std::fs::File>>,
+    /// How workers reach remote files ([`crate::remote::Settings::encode`]).
+    pub remote: Option<String>,
 }
 
 /// Memory shared with each worker for payloads: a read request (1 MiB at
@@ -323,6 +325,9 @@ impl WorkerPool {
         cmd.env(super::WORKER_ENV, crate::sys::WORKER_FD.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null());
+        if let Some(r) = &self.cfg.remote {
+            cmd.env(super::urls::SETTINGS_ENV, r);
+        }
         if let Some(f) = &self.cfg.stderr {
             cmd.stderr(f.try_clone().map_err(fail)?);
         }

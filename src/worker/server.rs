@@ -51,7 +51,8 @@ impl OpenFile {
 
 /// The worker's main: serve the socket at descriptor `fd`; the exit code.
 pub fn run(fd: i32) -> i32 {
-    crate::h5::vfd::install(super::urls::open);
+    let cache = super::urls::settings().cache_mib;
+    crate::h5::vfd::install(super::urls::open, cache.map(|m| u64::from(m) << 20));
     // When its daemon ends (kill -9 included), a worker sees its socket
     // close once the request in hand is done, and closes the file cleanly.
     // One stuck in libhdf5 never gets there: a watcher notices the daemon's

@@ -1,13 +1,19 @@
 //! Where a worker's libhdf5 reads a file named by a URL: h5fs's own
-//! driver (src/h5/vfd.rs) over the remote client (src/remote.rs).
+//! driver (src/h5/vfd.rs) over the remote client (src/remote).
+
+use std::sync::OnceLock;
 
 use crate::h5::vfd::RangeSource;
-use crate::remote::Remote;
+use crate::remote::{Remote, Settings};
+
+/// The environment variable that brings a worker the mount's remote
+/// settings (no secrets: the worker reads those as the daemon did).
+pub const SETTINGS_ENV: &str = "H5FS_REMOTE";
 
 struct Ranges(Remote);
 
 impl RangeSource for Ranges {
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         self.0.size()
     }
 
@@ -19,7 +25,17 @@ impl RangeSource for Ranges {
     }
 }
 
+/// This worker's remote settings.
+pub fn settings() -> &'static Settings {
+    static SETTINGS: OnceLock<Settings> = OnceLock::new();
+    SETTINGS.get_or_init(|| {
+        std::env::var(SETTINGS_ENV)
+            .map(|s| Settings::decode(&s))
+            .unwrap_or_default()
+    })
+}
+
 /// The source for a URL libhdf5 is asked to open.
 pub fn open(name: &str) -> Result<Box<dyn RangeSource>, String> {
-    Ok(Box::new(Ranges(Remote::open(name)?)))
+    Ok(Box::new(Ranges(Remote::open(name, settings())?)))
 }

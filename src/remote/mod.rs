@@ -1,10 +1,13 @@
-//! Files behind HTTP(S) (and, next, in S3-compatible storage), read by byte
-//! range with `object_store`, from synchronous code: a small private tokio
+//! Files behind HTTP(S) or in S3-compatible storage, read by byte range
+//! with `object_store`, from synchronous code: a small private tokio
 //! runtime runs each request, bounded in time.
 //!
 //! An object is pinned to the ETag it had when opened: every range is
 //! asked with `If-Match`, so an object replaced meanwhile fails the read
 //! (never a mix of old and new bytes).
+
+mod profile;
+mod s3;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -17,6 +20,58 @@ use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStore
 /// Longest a request may take, retries included.
 const REQUEST_LIMIT: Duration = Duration::from_secs(60);
 
+/// How remote objects are reached: the mount options about them (no
+/// secrets: those come from the environment and the AWS files).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    /// `endpoint=URL`: an S3-compatible server other than AWS.
+    pub endpoint: Option<String>,
+    /// `region=NAME`.
+    pub region: Option<String>,
+    /// `anonymous`: requests are not signed (public buckets).
+    pub anonymous: bool,
+    /// `cache=MIB`: metadata blocks kept per file (src/h5/vfd.rs).
+    pub cache_mib: Option<u32>,
+}
+
+impl Settings {
+    /// As one line, for a worker's environment.
+    pub fn encode(&self) -> String {
+        serde_json::json!({
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "anonymous": self.anonymous,
+            "cache_mib": self.cache_mib,
+        })
+        .to_string()
+    }
+
+    /// What [`Settings::encode`] made; defaults for anything else.
+    pub fn decode(text: &str) -> Settings {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let text = |k: &str| v.get(k).and_then(|s| s.as_str()).map(String::from);
+        Settings {
+            endpoint: text("endpoint"),
+            region: text("region"),
+            anonymous: v
+                .get("anonymous")
+                .and_then(|a| a.as_bool())
+                .unwrap_or(false),
+            cache_mib: v
+                .get("cache_mib")
+                .and_then(|c| c.as_u64())
+                .and_then(|c| c.try_into().ok()),
+        }
+    }
+}
+
+/// Is `text` a URL h5fs reads remotely?
+pub fn is_url(text: &str) -> bool {
+    ["http://", "https://", "s3://"]
+        .iter()
+        .any(|s| text.starts_with(s))
+}
+
 pub struct Remote {
     runtime: tokio::runtime::Runtime,
     store: Arc<dyn ObjectStore>,
@@ -28,18 +83,11 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Open `url` (`http://` or `https://`): its size and ETag are read now.
-    pub fn open(url: &str) -> Result<Remote, String> {
-        let (base, name) = match url.rsplit_once('/') {
-            Some((b, n))
-                if !n.is_empty() && (url.starts_with("http://") || url.starts_with("https://")) =>
-            {
-                (b, n)
-            }
-            _ => return Err(format!("{url}: not an http:// or https:// URL of a file")),
-        };
+    /// Open `url` (`http://`, `https://` or `s3://`): its size and ETag are
+    /// read now.
+    pub fn open(url: &str, settings: &Settings) -> Result<Remote, String> {
+        let shown = redact(url);
         let options = ClientOptions::new()
-            .with_allow_http(true)
             .with_timeout(Duration::from_secs(30))
             .with_connect_timeout(Duration::from_secs(10));
         let retry = RetryConfig {
@@ -47,12 +95,29 @@ impl Remote {
             retry_timeout: Duration::from_secs(30),
             ..Default::default()
         };
-        let store = HttpBuilder::new()
-            .with_url(base)
-            .with_client_options(options)
-            .with_retry(retry)
-            .build()
-            .map_err(|e| format!("{}: {e}", redact(url)))?;
+        let (store, name): (Arc<dyn ObjectStore>, &str) =
+            if let Some((bucket, key)) = s3::split(url) {
+                if key.is_empty() || key.ends_with('/') {
+                    return Err(format!("{shown}: not the URL of an object"));
+                }
+                (s3::store(bucket, settings, options, retry)?.into(), key)
+            } else {
+                let (base, name) = match url.rsplit_once('/') {
+                    Some((b, n)) if !n.is_empty() && is_url(url) => (b, n),
+                    _ => {
+                        return Err(format!(
+                            "{shown}: not an http://, https:// or s3:// URL of a file"
+                        ))
+                    }
+                };
+                let store = HttpBuilder::new()
+                    .with_url(base)
+                    .with_client_options(options.with_allow_http(true))
+                    .with_retry(retry)
+                    .build()
+                    .map_err(|e| format!("{shown}: {e}"))?;
+                (Arc::new(store), name)
+            };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -60,9 +125,9 @@ impl Remote {
             .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
         let mut r = Remote {
             runtime,
-            store: Arc::new(store),
+            store,
             path: StorePath::from(name),
-            shown: redact(url),
+            shown,
             size: 0,
             etag: None,
         };
@@ -129,8 +194,19 @@ impl Remote {
 
 /// Check at mount that `url` can be read by range: one line a user can act
 /// on if not (missing, refused, no range support, unreachable).
-pub fn probe(url: &str) -> Result<(), String> {
-    let r = Remote::open(url)?;
+pub fn probe(url: &str, settings: &Settings) -> Result<(), String> {
+    let r = match Remote::open(url, settings) {
+        Ok(r) => r,
+        Err(e) if e.ends_with("(HTTP 403)") && settings.anonymous => {
+            return Err(format!(
+                "{e}; without -o anonymous, requests are signed with the AWS credentials"
+            ))
+        }
+        Err(e) if e.ends_with("(HTTP 404)") => {
+            return Err(s3::no_bucket(url, settings).unwrap_or(e))
+        }
+        Err(e) => return Err(e),
+    };
     let n = r.size().min(1);
     r.read(0..n, &mut vec![0u8; n as usize])
 }
@@ -146,12 +222,41 @@ fn explain(shown: &str, e: object_store::Error) -> String {
         E::NotSupported { .. } => {
             format!("{shown}: the server does not answer range requests, which h5fs needs")
         }
-        e => format!("{shown}: {e}"),
+        e => {
+            // The innermost cause (connection refused, a name that does not
+            // resolve) is what a user acts on.
+            let mut cause: &dyn std::error::Error = &e;
+            while let Some(c) = cause.source() {
+                cause = c;
+            }
+            match cause.to_string() {
+                c if e.to_string().contains(&c) => format!("{shown}: {e}"),
+                c => format!("{shown}: {e}: {c}"),
+            }
+        }
     }
 }
 
+/// Refuse what h5fs does not take in a URL: a user name or password
+/// (which /proc/mounts and logs would show), a query or fragment.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if redact(url) != url {
+        return Err(format!(
+            "{}: user names and passwords in URLs are not accepted (they would show in \
+             /proc/mounts and in logs); S3 credentials come from the environment or AWS profile",
+            redact(url)
+        ));
+    }
+    if url.contains(['?', '#']) {
+        return Err(format!(
+            "{url}: URLs with a query (?) or fragment (#) are not supported"
+        ));
+    }
+    Ok(())
+}
+
 /// `url` without a user name or password in it (for messages and logs).
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -203,7 +308,7 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
         std::fs::write(dir.join("f.bin"), &data).unwrap();
         let (mut server, url) = serve(&dir);
-        let r = Remote::open(&format!("{url}/f.bin"));
+        let r = Remote::open(&format!("{url}/f.bin"), &Settings::default());
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let r = r.unwrap();
             assert_eq!(r.size(), 100_000);
@@ -215,7 +320,7 @@ mod tests {
             std::fs::write(dir.join("f.bin"), vec![1u8; 100_000]).unwrap();
             let e = r.read(0..10, &mut [0u8; 10]).unwrap_err();
             assert!(e.contains("changed since it was opened"), "{e}");
-            assert!(Remote::open(&format!("{url}/missing.bin")).is_err());
+            assert!(Remote::open(&format!("{url}/missing.bin"), &Settings::default()).is_err());
         }));
         let _ = server.kill();
         let _ = server.wait();
