@@ -342,7 +342,8 @@ unsafe extern "C" fn get_eof(file: *const H5FD_t, _ty: H5FD_mem_t) -> haddr_t {
         return HADDR_UNDEF;
     }
     guarded(HADDR_UNDEF, || {
-        (&(*file.cast::<File>()).opened).source.size()
+        let f = &*file.cast::<File>();
+        f.opened.source.size()
     })
 }
 
