@@ -83,3 +83,120 @@ fn missing_objects_and_servers_without_ranges_are_refused_clearly() {
     let e = refused("http://127.0.0.1:9/x.h5");
     assert!(e.contains("127.0.0.1:9/x.h5"), "{e}");
 }
+
+/// tests/python/fault_proxy.py in front of `upstream`; killed on drop.
+struct Proxy(Server);
+
+impl Proxy {
+    fn start(upstream: &str) -> Proxy {
+        let mut child = Command::new(PYTHON)
+            .arg(repo().join("tests/python/fault_proxy.py"))
+            .arg(upstream)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the fault proxy");
+        let mut url = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        Proxy(Server(child, url.trim().to_string()))
+    }
+
+    fn url(&self) -> &str {
+        &self.0 .1
+    }
+
+    /// POST a plan (tests/python/fault_proxy.py); the counters start over.
+    fn plan(&self, plan: serde_json::Value) {
+        let script = "import sys, urllib.request\n\
+            r = urllib.request.Request(sys.argv[1] + '/__proxy/plan', data=sys.argv[2].encode(), \
+            method='POST', headers={'Content-Type': 'application/json'})\n\
+            urllib.request.urlopen(r).read()\n";
+        let out = python(&["-c", script, self.url(), &plan.to_string()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let script = "import sys, urllib.request\n\
+            print(urllib.request.urlopen(sys.argv[1] + '/__proxy/stats').read().decode())\n";
+        let out = python(&["-c", script, self.url()]);
+        serde_json::from_slice(&out.stdout).expect("proxy stats")
+    }
+}
+
+/// `n` little-endian f32 from `start` on: the bytes of `np.arange(..)[start:]`.
+fn arange_f32(start: usize, n: usize) -> Vec<u8> {
+    (start..start + n)
+        .flat_map(|i| (i as f32).to_le_bytes())
+        .collect()
+}
+
+#[test]
+fn failing_servers_retry_or_fail_with_eio_in_bounded_time() {
+    use std::os::unix::fs::FileExt;
+    use std::time::{Duration, Instant};
+    if !fuse_available("remote_faults") {
+        return;
+    }
+    let dir = TempDir::new("remote-faults");
+    // 12 MiB of contiguous data: reads past the first 4 MiB block ask the
+    // server again.
+    make_h5(
+        &dir.path().join("big.h5"),
+        "f['big'] = np.arange(3 << 20, dtype='<f4')\nf['small'] = np.arange(10)",
+    );
+    let server = Server::start(dir.path(), &[]);
+    let proxy = Proxy::start(&server.1);
+    let url = format!("{}/big.h5", proxy.url());
+
+    // Failures that pass: every third request fails (500), others are cut
+    // off or truncated; retries make every read whole and right.
+    proxy.plan(serde_json::json!({
+        "at": {"2": "reset", "5": "truncate", "7": "503"},
+        "every": 3, "every_fault": "500",
+    }));
+    let m = Mount::with(Path::new(&url), &["-o", "hdf5_workers=1"], &[]);
+    let report = oracle(&m, &dir.path().join("big.h5"), &[]);
+    assert_eq!(report["mismatches"], serde_json::json!([]), "{report:#}");
+    let stats = proxy.stats();
+    assert!(stats["faults"].as_u64().unwrap() >= 3, "{stats}");
+    assert!(m.finish());
+
+    // A server that keeps failing: the read is EIO within the bound, with a
+    // log line naming the object; the mount stays up and reads again once
+    // the server is back.
+    proxy.plan(serde_json::json!({}));
+    let m = Mount::with(Path::new(&url), &["-o", "hdf5_workers=1"], &[]);
+    let big = std::fs::File::open(m.path("big")).unwrap();
+    let mut buf = vec![0u8; 4096];
+    big.read_exact_at(&mut buf, 0).unwrap();
+    assert_eq!(buf, arange_f32(0, 1024));
+    proxy.plan(serde_json::json!({"from": 1, "from_fault": "500"}));
+    let start = Instant::now();
+    let at = 5 << 20;
+    assert_eq!(errno_of(big.read_exact_at(&mut buf, at)), libc::EIO);
+    assert!(
+        start.elapsed() < Duration::from_secs(70),
+        "{:?}",
+        start.elapsed()
+    );
+    let log = m.log_text();
+    assert!(log.contains("big.h5") && log.contains("/big"), "{log}");
+    assert!(is_mounted(&m.mnt));
+    proxy.plan(serde_json::json!({}));
+    big.read_exact_at(&mut buf, at).unwrap();
+    assert_eq!(buf, arange_f32(at as usize / 4, 1024));
+
+    // A server that stops answering: that attempt times out and the retry
+    // gets the bytes.
+    proxy.plan(serde_json::json!({"at": {"1": "stall:45"}}));
+    let at = 9 << 20;
+    big.read_exact_at(&mut buf, at).unwrap();
+    assert_eq!(buf, arange_f32(at as usize / 4, 1024));
+    drop(big);
+    assert!(m.finish());
+}

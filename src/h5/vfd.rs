@@ -315,11 +315,25 @@ unsafe extern "C" fn cmp(a: *const H5FD_t, b: *const H5FD_t) -> c_int {
     })
 }
 
+/// No features: in particular no data sieve. libhdf5 1.10 records where
+/// its sieve buffer is before filling it, so a read that fails leaves the
+/// old bytes standing for the new place, and a later read would get them.
+/// The block cache does what the sieve would.
 unsafe extern "C" fn query(_file: *const H5FD_t, flags: *mut c_ulong) -> herr_t {
     if !flags.is_null() {
-        *flags = H5FD_FEAT_DATA_SIEVE;
+        *flags = 0;
     }
     0
+}
+
+/// The first read from a source that failed since [`take_failure`].
+static FAILED: Mutex<Option<String>> = Mutex::new(None);
+
+/// Why a read failed since the last call, if one did. After a failed read
+/// libhdf5's caches of the file are not to be trusted: the caller closes
+/// the file.
+pub fn take_failure() -> Option<String> {
+    FAILED.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 unsafe extern "C" fn get_eoa(file: *const H5FD_t, _ty: H5FD_mem_t) -> haddr_t {
@@ -365,10 +379,12 @@ unsafe extern "C" fn read(
         match cache.read(&*f.opened.source, ty == H5FD_MEM_DRAW, addr, out) {
             Ok(()) => 0,
             Err(e) => {
-                log::warn!(
-                    "{}: read of {size} bytes at {addr} failed: {e}",
-                    f.name.to_string_lossy()
-                );
+                // `e` names the object.
+                let what = format!("read of {size} bytes at {addr}: {e}");
+                FAILED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(what);
                 -1
             }
         }

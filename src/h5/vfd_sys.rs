@@ -20,7 +20,6 @@ pub const HADDR_UNDEF: haddr_t = u64::MAX;
 pub const H5FD_MEM_DRAW: H5FD_mem_t = 3;
 /// Raw data and global heap on one free list, everything else on another.
 pub const H5FD_FLMAP_DICHOTOMY: [H5FD_mem_t; 7] = [1, 1, 1, 3, 3, 1, 1];
-pub const H5FD_FEAT_DATA_SIEVE: c_ulong = 0x8;
 pub const H5F_CLOSE_WEAK: H5F_close_degree_t = 1;
 pub const H5F_ACC_RDWR: c_uint = 1;
 

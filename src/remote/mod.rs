@@ -229,10 +229,12 @@ fn explain(shown: &str, e: object_store::Error) -> String {
             while let Some(c) = cause.source() {
                 cause = c;
             }
-            match cause.to_string() {
+            let text = match cause.to_string() {
                 c if e.to_string().contains(&c) => format!("{shown}: {e}"),
                 c => format!("{shown}: {e}: {c}"),
-            }
+            };
+            // One line, whatever the server put in its answer.
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
         }
     }
 }

@@ -230,7 +230,20 @@ impl Worker {
             ));
         };
         f.used = clock;
-        f.handle(req, payload, out)
+        crate::h5::vfd::take_failure();
+        let mut response = f.handle(req, payload, out);
+        // A remote read failed: the error says why, and the file is opened
+        // anew for the next request (the daemon reopens it on NotOpen), with
+        // none of libhdf5's state.
+        if let Some(why) = crate::h5::vfd::take_failure() {
+            if let Some(f) = self.files.remove(&id) {
+                f.close();
+            }
+            if let Err(e) = &mut response {
+                e.msg = format!("{} ({why})", e.msg);
+            }
+        }
+        response
     }
 }
 
