@@ -24,4 +24,4 @@ mod source;
 
 pub use cache::ChunkCache;
 pub use read::{ChunkSource, DirectIo, Plan};
-pub use source::{ByteSource, FamilyFile, LocalFile, MemoryFile};
+pub use source::{ByteSource, FamilyFile, LocalFile, MemoryFile, RemoteFile};

@@ -1,5 +1,5 @@
-//! Where a file's bytes come from for direct reads: a local file today;
-//! the seam for object storage.
+//! Where a file's bytes come from for direct reads: a local file, a
+//! family's members, a copy in memory, a remote object.
 
 use std::fs::File;
 use std::path::Path;
@@ -121,6 +121,37 @@ impl ByteSource for FamilyFile {
         };
         let before = (self.members.len() as u64 - 1).saturating_mul(self.member_size);
         Ok(before.saturating_add(last.metadata()?.len()))
+    }
+}
+
+/// A remote object (`http(s)://`, `s3://`), read by byte range at the ETag
+/// it had when opened (src/remote).
+pub struct RemoteFile(crate::remote::Remote);
+
+impl RemoteFile {
+    pub fn open(url: &str, settings: &crate::remote::Settings) -> std::io::Result<RemoteFile> {
+        crate::remote::Remote::open(url, settings)
+            .map(RemoteFile)
+            .map_err(std::io::Error::other)
+    }
+}
+
+impl ByteSource for RemoteFile {
+    fn read_at(&self, out: &mut Vec<u8>, len: usize, offset: u64) -> std::io::Result<()> {
+        let end = offset
+            .checked_add(len as u64)
+            .filter(|e| *e <= self.0.size())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        let start = out.len();
+        out.resize(start + len, 0);
+        self.0.read(offset..end, &mut out[start..]).map_err(|e| {
+            out.truncate(start);
+            std::io::Error::other(e)
+        })
+    }
+
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.0.size())
     }
 }
 

@@ -49,7 +49,7 @@ pub use read::DirView;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::direct::{ByteSource, ChunkCache, FamilyFile, LocalFile, MemoryFile};
+use crate::direct::{ByteSource, ChunkCache, FamilyFile, LocalFile, MemoryFile, RemoteFile};
 use crate::model::{Driver, ErrorKind, FileFacts, H5Error};
 use crate::source::Source;
 use crate::tree::{EntryType, Ino, Node, NodeKind, Tree, View, ROOT};
@@ -224,12 +224,21 @@ fn open_workers(
     }
 }
 
-/// Where direct reads find the file's bytes: the file, its members, or a
-/// copy in memory; None where addresses do not map to one run of bytes.
-fn direct_source(source: &Source, member_size: u64) -> Option<Arc<dyn ByteSource>> {
+/// Where direct reads find the file's bytes: the file, its members, a
+/// copy in memory, the remote object (with the workers' `remote` settings);
+/// None where addresses do not map to one run of bytes.
+fn direct_source(
+    source: &Source,
+    member_size: u64,
+    remote: Option<&str>,
+) -> Option<Arc<dyn ByteSource>> {
     let first = source.first_part();
     let opened: std::io::Result<Arc<dyn ByteSource>> = match &source.access.driver {
-        Driver::Split { .. } | Driver::Url => return None,
+        Driver::Split { .. } => return None,
+        Driver::Url => {
+            let settings = crate::remote::Settings::decode(remote.unwrap_or_default());
+            RemoteFile::open(&first.to_string_lossy(), &settings).map(|f| Arc::new(f) as _)
+        }
         Driver::Core => MemoryFile::read(first).map(|f| Arc::new(f) as _),
         Driver::Family { .. } => {
             // All members but the last are whole; libhdf5's figure first.
@@ -331,7 +340,7 @@ impl Fs {
         let direct = if opts.writable || swmr {
             None
         } else {
-            direct_source(source, member_size)
+            direct_source(source, member_size, opts.workers.remote.as_deref())
         };
         let read_ahead = if opts.read_ahead && !opts.writable {
             Some(ahead::Workers::start(2).map_err(|e| {

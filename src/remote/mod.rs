@@ -126,7 +126,9 @@ impl Remote {
         let mut r = Remote {
             runtime,
             store,
-            path: StorePath::from(name),
+            // An S3 key as it is; a URL's last segment as it is too, since
+            // the client encodes what needs it.
+            path: StorePath::parse(name).unwrap_or_else(|_| StorePath::from(name)),
             shown,
             size: 0,
             etag: None,
