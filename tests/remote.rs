@@ -14,13 +14,19 @@ struct Server(Child, String);
 
 impl Server {
     fn start(dir: &Path, args: &[&str]) -> Server {
+        let mut args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        args.insert(0, dir.as_os_str());
+        Server::script("range_server.py", &args)
+    }
+
+    /// Run tests/python/`script` with `args`; it prints its URL first.
+    fn script(script: &str, args: &[&std::ffi::OsStr]) -> Server {
         let mut child = Command::new(PYTHON)
-            .arg(repo().join("tests/python/range_server.py"))
-            .arg(dir)
+            .arg(repo().join("tests/python").join(script))
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start the range server");
+            .unwrap_or_else(|e| panic!("start {script}: {e}"));
         let mut url = String::new();
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut url)
@@ -89,17 +95,7 @@ struct Proxy(Server);
 
 impl Proxy {
     fn start(upstream: &str) -> Proxy {
-        let mut child = Command::new(PYTHON)
-            .arg(repo().join("tests/python/fault_proxy.py"))
-            .arg(upstream)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the fault proxy");
-        let mut url = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut url)
-            .unwrap();
-        Proxy(Server(child, url.trim().to_string()))
+        Proxy(Server::script("fault_proxy.py", &[upstream.as_ref()]))
     }
 
     fn url(&self) -> &str {
