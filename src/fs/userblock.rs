@@ -53,15 +53,16 @@ impl Fs {
         if offset >= end {
             return Ok(Vec::new());
         }
-        let mut out = vec![0; (end - offset) as usize];
-        let path = &self.file_of(&*self.node(ROOT)?).first_part;
-        if let Some(url) = path.to_str().filter(|p| crate::remote::is_url(p)) {
-            let settings = self.opts.workers.remote.as_deref().unwrap_or_default();
-            return crate::remote::Remote::open(url, &crate::remote::Settings::decode(settings))
-                .and_then(|r| r.read(offset..end, &mut out))
-                .map(|()| out)
-                .map_err(|e| Error::Io(format!("/.userblock: {e}")));
+        // The bytes direct reads use, where there are (read-only mounts,
+        // remote files included): the user block is their first bytes.
+        if let Some(source) = &self.file_of(&*self.node(ROOT)?).direct {
+            let mut out = Vec::new();
+            source
+                .read_at(&mut out, (end - offset) as usize, offset)
+                .map_err(|e| Error::Io(format!("/.userblock: reading: {e}")))?;
+            return Ok(out);
         }
+        let mut out = vec![0; (end - offset) as usize];
         self.userblock_file(false)?
             .read_exact_at(&mut out, offset)
             .map_err(|e| Error::Io(format!("/.userblock: reading: {e}")))?;
