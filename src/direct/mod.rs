@@ -20,8 +20,10 @@
 mod cache;
 mod filters;
 mod read;
+mod remote;
 mod source;
 
 pub use cache::ChunkCache;
 pub use read::{ChunkSource, DirectIo, Plan};
-pub use source::{ByteSource, FamilyFile, LocalFile, MemoryFile, RemoteFile};
+pub use remote::RemoteFile;
+pub use source::{ByteSource, FamilyFile, LocalFile, MemoryFile};

@@ -124,37 +124,6 @@ impl ByteSource for FamilyFile {
     }
 }
 
-/// A remote object (`http(s)://`, `s3://`), read by byte range at the ETag
-/// it had when opened (src/remote).
-pub struct RemoteFile(crate::remote::Remote);
-
-impl RemoteFile {
-    pub fn open(url: &str, settings: &crate::remote::Settings) -> std::io::Result<RemoteFile> {
-        crate::remote::Remote::open(url, settings)
-            .map(RemoteFile)
-            .map_err(std::io::Error::other)
-    }
-}
-
-impl ByteSource for RemoteFile {
-    fn read_at(&self, out: &mut Vec<u8>, len: usize, offset: u64) -> std::io::Result<()> {
-        let end = offset
-            .checked_add(len as u64)
-            .filter(|e| *e <= self.0.size())
-            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
-        let start = out.len();
-        out.resize(start + len, 0);
-        self.0.read(offset..end, &mut out[start..]).map_err(|e| {
-            out.truncate(start);
-            std::io::Error::other(e)
-        })
-    }
-
-    fn size(&self) -> std::io::Result<u64> {
-        Ok(self.0.size())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,34 +163,76 @@ impl Remote {
 
     /// The bytes of `range` (within the object), as they were when opened.
     pub fn read(&self, range: Range<u64>, buf: &mut [u8]) -> Result<(), String> {
-        if range.end > self.size || (range.end - range.start) as usize != buf.len() {
+        if (range.end.saturating_sub(range.start)) as usize != buf.len() {
             return Err(format!(
-                "{}: range {range:?} outside the object",
+                "{}: range {range:?} of the wrong length",
                 self.shown
             ));
         }
         if buf.is_empty() {
             return Ok(());
         }
+        let bytes = self.runtime.block_on(self.get(range)?)?;
+        buf.copy_from_slice(&bytes);
+        Ok(())
+    }
+
+    /// Fetch `range` in the background; `done` gets the bytes or why not.
+    pub fn fetch(
+        &self,
+        range: Range<u64>,
+        done: impl FnOnce(Result<Vec<u8>, String>) + Send + 'static,
+    ) {
+        match self.get(range) {
+            Ok(f) => drop(self.runtime.spawn(async move { done(f.await) })),
+            Err(e) => done(Err(e)),
+        }
+    }
+
+    /// The request for `range`: checked, conditional on the ETag, bounded
+    /// by [`REQUEST_LIMIT`], and its answer of exactly that length.
+    fn get(
+        &self,
+        range: Range<u64>,
+    ) -> Result<impl std::future::Future<Output = Result<Vec<u8>, String>> + Send + 'static, String>
+    {
+        if range.end > self.size || range.start > range.end {
+            return Err(format!(
+                "{}: range {range:?} outside the object",
+                self.shown
+            ));
+        }
         let opts = GetOptions {
             range: Some(GetRange::Bounded(range.clone())),
             if_match: self.etag.clone(),
             ..Default::default()
         };
-        let store = self.store.clone();
-        let path = self.path.clone();
-        let bytes = self.run(async move { store.get_opts(&path, opts).await?.bytes().await })?;
-        if bytes.len() != buf.len() {
-            return Err(format!(
-                "{}: asked for {} bytes at {}, got {}",
-                self.shown,
-                buf.len(),
-                range.start,
-                bytes.len()
-            ));
-        }
-        buf.copy_from_slice(&bytes);
-        Ok(())
+        let (store, path, shown) = (self.store.clone(), self.path.clone(), self.shown.clone());
+        Ok(async move {
+            let got = tokio::time::timeout(REQUEST_LIMIT, async {
+                store.get_opts(&path, opts).await?.bytes().await
+            })
+            .await;
+            let bytes = match got {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => return Err(explain(&shown, e)),
+                Err(_) => {
+                    return Err(format!(
+                        "{shown}: no answer within {} s",
+                        REQUEST_LIMIT.as_secs()
+                    ))
+                }
+            };
+            let want = range.end - range.start;
+            if bytes.len() as u64 != want {
+                return Err(format!(
+                    "{shown}: asked for {want} bytes at {}, got {}",
+                    range.start,
+                    bytes.len()
+                ));
+            }
+            Ok(bytes.to_vec())
+        })
     }
 }
 
