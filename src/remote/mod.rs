@@ -183,10 +183,15 @@ impl Remote {
         range: Range<u64>,
         done: impl FnOnce(Result<Vec<u8>, String>) + Send + 'static,
     ) {
-        match self.get(range) {
-            Ok(f) => drop(self.runtime.spawn(async move { done(f.await) })),
-            Err(e) => done(Err(e)),
-        }
+        // `done` runs on the runtime either way, never in the caller, which
+        // may hold what `done` takes.
+        let request = self.get(range);
+        drop(self.runtime.spawn(async move {
+            done(match request {
+                Ok(f) => f.await,
+                Err(e) => Err(e),
+            })
+        }));
     }
 
     /// The request for `range`: checked, conditional on the ETag, bounded
