@@ -26,7 +26,7 @@ use crate::fs::{Fs, FsOptions, Shared};
 use crate::fuse::H5Fuse;
 use crate::model::ErrorKind;
 use crate::model::{Access, Driver};
-use crate::multi::{DirMount, DirOptions, Mount, Watched};
+use crate::multi::{Backing, BucketTree, DirMount, DirOptions, LocalTree, Mount, Watched};
 use crate::source::Target;
 use crate::sys;
 use crate::tree::View;
@@ -206,7 +206,11 @@ fn serve(
         (Some(_), Some(f)) => f.try_clone().ok(),
         (Some(_), None) => OpenOptions::new().write(true).open("/dev/null").ok(),
     };
-    let remote = matches!(target, Target::File(s) if s.access.driver == Driver::Url);
+    let remote = match target {
+        Target::File(s) => s.access.driver == Driver::Url,
+        Target::Prefix(_) => true,
+        Target::Dir(_) => false,
+    };
     let fs_opts = FsOptions {
         uid: opts.uid.unwrap_or(uid),
         gid: opts.gid.unwrap_or(gid),
@@ -261,9 +265,21 @@ fn serve(
             (mount, source.name.display().to_string())
         }
         Target::Dir(dir) => (
-            Mount::directory(open_directory(dir, opts, fs_opts)),
+            Mount::directory(open_directory(
+                Box::new(LocalTree::new(dir.clone())),
+                opts,
+                fs_opts,
+            )),
             dir.display().to_string(),
         ),
+        Target::Prefix(url) => {
+            let bucket = crate::remote::Bucket::open(url, &opts.remote).map_err(Fatal)?;
+            let tree = BucketTree::new(bucket, opts.remote.clone(), opts.refresh);
+            (
+                Mount::directory(open_directory(Box::new(tree), opts, fs_opts)),
+                url.clone(),
+            )
+        }
     };
     let fs = Arc::new(fs);
 
@@ -371,7 +387,12 @@ fn open_file(
 const DEFAULT_MAX_OPEN_RW: usize = 32;
 
 /// A directory mount: its files share libhdf5 workers and a chunk cache.
-fn open_directory(dir: &Path, opts: &MountOptions, mut fs_opts: FsOptions) -> DirMount {
+fn open_directory(tree: Box<dyn Backing>, opts: &MountOptions, mut fs_opts: FsOptions) -> DirMount {
+    let driver = match opts.driver.as_deref() {
+        _ if fs_opts.workers.remote.is_some() => Driver::Url,
+        Some("stdio") => Driver::Stdio,
+        _ => Driver::Sec2,
+    };
     // A writable file has a worker process of its own: fewer in use.
     let max_open = opts.max_open.map_or_else(
         || match opts.read_write {
@@ -388,16 +409,13 @@ fn open_directory(dir: &Path, opts: &MountOptions, mut fs_opts: FsOptions) -> Di
     // Read-ahead threads are per file: none for a tree of files.
     fs_opts.read_ahead = false;
     let access = Access {
-        driver: match opts.driver.as_deref() {
-            Some("stdio") => Driver::Stdio,
-            _ => Driver::Sec2,
-        },
+        driver,
         libver: opts.libver,
         chunk_cache: opts.chunk_cache,
         swmr: opts.swmr,
     };
     DirMount::new(
-        dir.to_path_buf(),
+        tree,
         DirOptions {
             file: fs_opts,
             access,

@@ -85,10 +85,32 @@ pub enum Target {
     File(Source),
     /// The directory, absolute.
     Dir(PathBuf),
+    /// Every object under an S3 prefix: `s3://BUCKET/PREFIX/`.
+    Prefix(String),
+}
+
+/// An S3 URL that names a prefix (ends in `/`, or names a bucket only).
+fn is_prefix_url(text: &str) -> bool {
+    text.strip_prefix("s3://")
+        .is_some_and(|rest| rest.ends_with('/') || !rest.contains('/'))
 }
 
 /// Resolve SOURCE: a directory is a directory mount, anything else a file.
 pub fn resolve_target(source: &Path, o: &MountOptions) -> Result<Target, String> {
+    if let Some(url) = source.to_str().filter(|t| is_prefix_url(t)) {
+        crate::remote::check_url(url)?;
+        if o.read_write {
+            return Err(format!(
+                "{url}: remote files are read-only in h5fs; mount without -o rw"
+            ));
+        }
+        if o.zarr {
+            return Err(format!(
+                "{url}: option 'zarr' is for one file, not a prefix"
+            ));
+        }
+        return Ok(Target::Prefix(url.to_string()));
+    }
     let is_dir = std::fs::metadata(source).is_ok_and(|m| m.is_dir());
     if !is_dir || matches!(o.driver.as_deref(), Some("family" | "split" | "core")) {
         return resolve(source, o).map(Target::File);
@@ -221,6 +243,20 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn s3_prefixes_and_objects() {
+        assert!(is_prefix_url("s3://b"));
+        assert!(is_prefix_url("s3://b/"));
+        assert!(is_prefix_url("s3://b/runs/"));
+        assert!(!is_prefix_url("s3://b/runs"));
+        assert!(!is_prefix_url("s3://b/runs/x.h5"));
+        assert!(!is_prefix_url("https://host/dir/"));
+        let t = resolve_target(Path::new("s3://b/runs/"), &opts(&[])).unwrap();
+        assert!(matches!(t, Target::Prefix(u) if u == "s3://b/runs/"));
+        assert!(resolve_target(Path::new("s3://b/runs/"), &opts(&["rw"])).is_err());
+        assert!(resolve_target(Path::new("s3://b/runs/"), &opts(&["zarr"])).is_err());
     }
 
     #[test]

@@ -295,6 +295,221 @@ fn keys_profiles_and_refusals() {
         home.path(),
     );
     assert!(e.contains("remote files are read-only"), "{e}");
-    let e = refused("s3://data/", &o, &keys, home.path());
+    let e = refused(
+        "s3://data/",
+        &["-o", &format!("{endpoint},rw")],
+        &keys,
+        home.path(),
+    );
+    assert!(e.contains("remote files are read-only"), "{e}");
     assert!(!e.contains(&s3.secret), "{e}");
+}
+
+/// Put `file` at BUCKET/KEY of the running server (as another program
+/// would, while a mount is live).
+fn put(s3: &S3, target: &str, file: &Path) {
+    let (bucket, key) = target.split_once('/').unwrap();
+    let script = format!(
+        "import boto3\nboto3.client('s3', endpoint_url={:?}, region_name='us-east-1', \
+         aws_access_key_id={:?}, aws_secret_access_key={:?}).put_object(Bucket={bucket:?}, \
+         Key={key:?}, Body=open({:?}, 'rb').read())",
+        s3.endpoint,
+        s3.key,
+        s3.secret,
+        file.to_str().unwrap()
+    );
+    let out = Command::new(repo().join(".venv-s3/bin/python"))
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The oracle over the directory of file `rel` of a mount.
+fn oracle_at(m: &Mount, rel: &str, file: &Path, home: &Path) -> serde_json::Value {
+    let report = m.dir.path().join("oracle-at.json");
+    let out = Command::new(PYTHON)
+        .arg(repo().join("tests/python/oracle.py"))
+        .arg(m.path(rel))
+        .arg(file)
+        .arg("--json-out")
+        .arg(&report)
+        .envs(clean_env(&[], home))
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|_| panic!("oracle: {}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Every file under `dir`, by its path relative to `top`.
+fn walk(top: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            walk(top, &p, out);
+        } else {
+            let rel = p.strip_prefix(top).unwrap().to_str().unwrap().to_string();
+            out.push((rel, p));
+        }
+    }
+}
+
+#[test]
+fn a_prefix_mounts_as_a_tree_of_its_objects() {
+    if !fuse_available("s3_prefix") {
+        return;
+    }
+    let home = TempDir::new("s3-prefix-home");
+    let dir = TempDir::new("s3-prefix");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("run/2024")).unwrap();
+    let fix = dir.path().join("fix");
+    std::fs::create_dir_all(&fix).unwrap();
+    py_in(
+        &src,
+        "with h5py.File(d + '/a.h5', 'w') as f:\n\
+         \x20   f.create_dataset('g/z', data=np.arange(3000.).reshape(30, 100), chunks=(7, 11), compression='gzip')\n\
+         \x20   f['g'].attrs['units'] = 'K'\n\
+         with h5py.File(d + '/run/2024/scan.nxs', 'w', userblock_size=1024) as f:\n\
+         \x20   f['entry/data'] = np.ones((4, 5), dtype='>f8')\n\
+         with h5py.File(d + '/run/far.h5', 'w', userblock_size=131072) as f:\n\
+         \x20   f['v'] = np.arange(7, dtype='<i2')\n\
+         with h5py.File(d + '/run/noext', 'w') as f:\n\
+         \x20   f['v'] = np.arange(5, dtype='u1')\n\
+         open(d + '/notes.txt', 'w').write('not hdf5\\n')\n\
+         open(d + '/classic.nc', 'wb').write(b'CDF\\x01' + bytes(100))\n",
+    );
+    // The fixtures (beyond what dir_check.py compares) go to fix/.
+    for n in ["types.h5", "ext.h5", "links.h5"] {
+        std::fs::copy(fixtures().join(n), fix.join(n)).unwrap();
+    }
+    let mut files = Vec::new();
+    walk(&src, &src, &mut files);
+    walk(dir.path(), &fix, &mut files);
+    let mut puts: Vec<(String, PathBuf, bool)> = files
+        .iter()
+        .map(|(rel, p)| (format!("tree/lab/{rel}"), p.clone(), false))
+        .collect();
+    // Folder objects as consoles make them: the prefix's own, and one of
+    // an empty folder.
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    puts.push(("tree/lab/".into(), empty.clone(), false));
+    puts.push(("tree/lab/nothing/".into(), empty, false));
+    // Beside the prefix: not in the mount.
+    puts.push(("tree/labx/a.h5".into(), src.join("a.h5"), false));
+    puts.push(("tree/top.txt".into(), src.join("notes.txt"), false));
+    let s3 = S3::start(&puts, false);
+    let endpoint = format!("endpoint={}", s3.endpoint);
+    let env = clean_env(&s3.keys(), home.path());
+    let m = Mount::with(
+        Path::new("s3://tree/lab/"),
+        &["-o", &format!("{endpoint},max_open=2,refresh=0.2")],
+        &env,
+    );
+    let kind = |rel: &str| {
+        let md = std::fs::symlink_metadata(m.path(rel)).unwrap();
+        if md.is_dir() {
+            "dir"
+        } else {
+            "file"
+        }
+    };
+    let mut names: Vec<String> = std::fs::read_dir(&m.mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["a.h5", "classic.nc", "fix", "notes.txt", "nothing", "run"]
+    );
+    for (rel, want) in [
+        ("a.h5", "dir"),
+        ("run", "dir"),
+        ("nothing", "dir"),
+        ("run/2024/scan.nxs", "dir"),
+        ("run/far.h5", "dir"),
+        ("run/noext", "dir"),
+        ("classic.nc", "file"),
+        ("notes.txt", "file"),
+    ] {
+        assert_eq!(kind(rel), want, "{rel}");
+    }
+    assert_eq!(std::fs::read(m.path("notes.txt")).unwrap(), b"not hdf5\n");
+    assert_eq!(
+        std::fs::read(m.path("run/far.h5/.userblock"))
+            .unwrap()
+            .len(),
+        131072
+    );
+    let (ok, out, _) = run(
+        "getfattr",
+        &[
+            "--only-values",
+            "-n",
+            "user.units",
+            m.path("a.h5/g").to_str().unwrap(),
+        ],
+    );
+    assert!(ok && out == "K", "{out}");
+    // Each file as h5py reads its local copy, external links between
+    // objects of the prefix followed.
+    for rel in ["fix/types.h5", "fix/ext.h5", "fix/links.h5", "a.h5"] {
+        let local = match rel.strip_prefix("fix/") {
+            Some(n) => fix.join(n),
+            None => src.join(rel),
+        };
+        let report = oracle_at(&m, rel, &local, home.path());
+        assert_eq!(
+            report["mismatches"],
+            serde_json::json!([]),
+            "{rel}: {report:#}"
+        );
+    }
+    let out = Command::new(PYTHON)
+        .arg(repo().join("tests/python/dir_check.py"))
+        .arg(&m.mnt)
+        .arg(&src)
+        .args(["--seed", "3"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("dir_check: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["mismatches"], serde_json::json!([]), "{report:#}");
+    assert_eq!(report["hdf5"], 4, "{report:#}");
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(mounts.lines().any(|l| l.starts_with("s3://tree/lab/ ")));
+    assert_eq!(errno_of(std::fs::create_dir(m.path("new"))), libc::EROFS);
+    // Objects added and replaced while mounted: seen after the refresh
+    // time, a replaced file read as it is now.
+    put(&s3, "tree/lab/new.h5", &src.join("run/noext"));
+    put(&s3, "tree/lab/a.h5", &fix.join("types.h5"));
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(kind("new.h5"), "dir");
+    let report = oracle_at(&m, "a.h5", &fix.join("types.h5"), home.path());
+    assert_eq!(report["mismatches"], serde_json::json!([]), "{report:#}");
+    assert!(m.finish());
+    // A prefix named without its `/`, a missing bucket, rw.
+    let keys = s3.keys();
+    let o = ["-o", endpoint.as_str()];
+    let e = refused("s3://tree/lab", &o, &keys, home.path());
+    assert!(
+        e.contains("a prefix, not an object: mount s3://tree/lab/ for every object"),
+        "{e}"
+    );
+    let e = refused("s3://nobucket/", &o, &keys, home.path());
+    assert_eq!(e.trim(), "h5fs: s3://nobucket: no such bucket (HTTP 404)");
+    let e = refused(
+        "s3://tree/lab/",
+        &["-o", &format!("{endpoint},rw")],
+        &keys,
+        home.path(),
+    );
+    assert!(e.contains("remote files are read-only"), "{e}");
 }

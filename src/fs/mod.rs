@@ -278,15 +278,15 @@ impl Fs {
     }
 
     /// Open one file of a directory mount, in the workers and with the
-    /// chunk cache all its files share; `ident` is the file's (device,
-    /// inode), which it must still be whenever a worker opens it.
+    /// chunk cache all its files share; `ident`, if given, is the file's
+    /// (device, inode), which it must still be whenever a worker opens it.
     pub fn in_directory(
         source: &Source,
         opts: FsOptions,
         shared: &Shared,
-        ident: (u64, u64),
+        ident: Option<(u64, u64)>,
     ) -> Result<Fs, H5Error> {
-        Fs::build(source, opts, Some(shared), Some(ident))
+        Fs::build(source, opts, Some(shared), ident)
     }
 
     fn build(

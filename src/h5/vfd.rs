@@ -175,6 +175,16 @@ fn source_for(name: &str, opener: Opener) -> std::result::Result<Arc<Opened>, St
     Ok(opened)
 }
 
+/// Let the source named `name` go: the next open reads the object as it
+/// is now (its size and ETag, its blocks), while files open on the old
+/// source keep reading that version (or fail, if it is gone).
+pub fn forget(name: &str) {
+    let mut guard = SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(sources) = guard.as_mut() {
+        sources.remove(name);
+    }
+}
+
 /// Whole blocks of a source, least recently used dropped past the budget.
 struct Blocks {
     kept: HashMap<u64, (Arc<Vec<u8>>, u64)>,

@@ -1,4 +1,5 @@
-//! A directory mount: `h5fs DIR MNT`. Directories of DIR are directories,
+//! A directory mount: `h5fs DIR MNT` (or `h5fs s3://BUCKET/PREFIX/ MNT`,
+//! the tree coming from a [`Backing`]). Directories of DIR are directories,
 //! HDF5 files (by signature) are directories holding the file's tree as a
 //! single-file mount shows it, other files and symlinks are themselves,
 //! read-only. Nothing is opened at mount.
@@ -14,25 +15,23 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, Metadata};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
+use super::backing::{Backing, Kind, Meta};
 use super::inodes::{Inodes, Key};
 use super::Ident;
 use super::OpenCache;
+use crate::direct::ByteSource;
 use crate::fs::{
-    Attr, DirView, Error, Fs, FsOptions, OpenMode, Result, SetAttr, Shared, StatFs, TreePlace,
-    Xattr,
+    Attr, DirView, Error, Fs, FsOptions, OpenMode, Result, SetAttr, Shared, StatFs, Xattr,
 };
-use crate::sniff::is_hdf5;
-use crate::source::Source;
+use crate::model::Driver;
 use crate::tree::{DirEntry, EntryType, Ino, Listing};
 
 /// Handles of HDF5 files carry their slot above this many bits; plain
@@ -46,7 +45,7 @@ const LISTINGS: usize = 1024;
 pub struct DirOptions {
     /// Each file's options (read-only; read-ahead off).
     pub file: FsOptions,
-    /// How each file is opened (driver sec2, bounds, caches).
+    /// How each file is opened (driver sec2 or url, bounds, caches).
     pub access: crate::model::Access,
     /// Most files in use at once.
     pub max_open: usize,
@@ -79,13 +78,13 @@ struct Slots {
 }
 
 pub struct DirMount {
-    root: PathBuf,
+    tree: Box<dyn Backing>,
     opts: DirOptions,
     shared: Shared,
     inodes: Mutex<Inodes>,
     slots: Mutex<Slots>,
     /// Open plain files, by handle.
-    plain: Mutex<HashMap<u64, Arc<File>>>,
+    plain: Mutex<HashMap<u64, Arc<dyn ByteSource>>>,
     next_fh: AtomicU64,
     /// Listings of DIR's directories, each trusted for the refresh time.
     listings: Mutex<HashMap<PathBuf, (Instant, Arc<Listing>)>>,
@@ -97,25 +96,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn show(p: &Path) -> String {
-    if p.as_os_str().is_empty() {
-        return ".".into();
-    }
-    p.display().to_string()
-}
-
-fn io_error(p: &Path, e: std::io::Error) -> Error {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound,
-        std::io::ErrorKind::PermissionDenied => Error::Access(format!("{}: {e}", show(p))),
-        _ => Error::Io(format!("{}: {e}", show(p))),
-    }
-}
-
 impl DirMount {
-    pub fn new(root: PathBuf, opts: DirOptions, shared: Shared) -> DirMount {
+    pub fn new(tree: Box<dyn Backing>, opts: DirOptions, shared: Shared) -> DirMount {
         DirMount {
-            root,
+            tree,
             opts,
             shared,
             inodes: Mutex::new(Inodes::default()),
@@ -166,14 +150,16 @@ impl DirMount {
         Ok(slot.fs.clone())
     }
 
-    fn attr_of(&self, ino: u64, m: &Metadata) -> Attr {
+    fn show(&self, rel: &Path) -> String {
+        self.tree.show(rel)
+    }
+
+    fn attr_of(&self, ino: u64, m: &Meta) -> Attr {
         let o = &self.opts.file;
-        let (kind, perm) = if m.is_dir() {
-            (EntryType::Directory, 0o555)
-        } else if m.file_type().is_symlink() {
-            (EntryType::Symlink, 0o777)
-        } else {
-            (EntryType::File, 0o444)
+        let (kind, perm) = match m.kind {
+            Kind::Dir => (EntryType::Directory, 0o555),
+            Kind::Symlink => (EntryType::Symlink, 0o777),
+            Kind::File => (EntryType::File, 0o444),
         };
         let perm = if kind == EntryType::Symlink {
             perm
@@ -186,13 +172,13 @@ impl DirMount {
             size: if kind == EntryType::Directory {
                 0
             } else {
-                m.len()
+                m.size
             },
             nlink: if kind == EntryType::Directory { 2 } else { 1 },
             perm,
             uid: o.uid,
             gid: o.gid,
-            mtime: m.modified().unwrap_or(UNIX_EPOCH),
+            mtime: m.mtime,
         }
     }
 
@@ -228,7 +214,7 @@ impl DirMount {
                 if let Err(e) = &r {
                     if !matches!(e, Error::NotFound | Error::NameTooLong) {
                         let p = dir.join(OsStr::from_bytes(name));
-                        warn!("lookup {}: {} ({e})", show(&p), e.errno_name());
+                        warn!("lookup {}: {} ({e})", self.show(&p), e.errno_name());
                     }
                 }
                 r
@@ -242,9 +228,8 @@ impl DirMount {
         }
         let name = OsStr::from_bytes(name);
         let rel = dir.join(name);
-        let full = self.root.join(&rel);
-        let m = std::fs::symlink_metadata(&full).map_err(|e| io_error(&full, e))?;
-        if m.is_file() && is_hdf5(&full, m.len()) {
+        let m = self.tree.stat(&rel)?;
+        if m.hdf5 {
             match self.slot_for(parent, &rel, name, &m) {
                 Ok((slot, fs)) => {
                     return fs
@@ -253,12 +238,9 @@ impl DirMount {
                 }
                 Err(e) => warn!(
                     "{}: cannot open as HDF5, shown as a plain file: {e}",
-                    show(&rel)
+                    self.show(&rel)
                 ),
             }
-        }
-        if !(m.is_file() || m.is_dir() || m.file_type().is_symlink()) {
-            return Err(Error::NotFound);
         }
         let (ino, _) = lock(&self.inodes).remember(Key::Path(rel));
         Ok(self.attr_of(ino, &m))
@@ -271,9 +253,9 @@ impl DirMount {
         parent: u64,
         rel: &Path,
         name: &OsStr,
-        m: &Metadata,
+        m: &Meta,
     ) -> std::result::Result<(u32, Arc<Fs>), String> {
-        let ident = Ident::of(m);
+        let ident = m.ident;
         {
             let mut s = lock(&self.slots);
             s.clock += 1;
@@ -288,28 +270,24 @@ impl DirMount {
                     slot.used = clock;
                     return Ok((id, slot.fs.clone()));
                 }
-                debug!("{}: replaced; opened anew", show(rel));
+                debug!("{}: replaced; opened anew", self.show(rel));
                 slot.replaced = true;
                 s.current.remove(rel);
                 self.retire(&mut s, id);
             }
         }
-        let source = Source {
-            name: self.root.join(rel),
-            parts: vec![self.root.join(rel)],
-            access: self.opts.access.clone(),
-        };
+        let (source, place) = self.tree.source(rel, &self.opts.access);
         let mut opts = self.opts.file.clone();
-        opts.tree = Some(TreePlace {
-            root: self.root.clone(),
-            file: rel.to_path_buf(),
-        });
+        opts.tree = place;
         // A writable file has a worker of its own (only one process may
         // have it open for writing); read-only ones share the pool.
         let fs = if opts.writable {
             Fs::new(&source, opts)
         } else {
-            Fs::in_directory(&source, opts, &self.shared, (ident.dev, ident.ino))
+            // A local file is opened only while its path names it still;
+            // a remote one is pinned to its ETag by the driver.
+            let pin = (source.access.driver != Driver::Url).then_some((ident.dev, ident.ino));
+            Fs::in_directory(&source, opts, &self.shared, pin)
         }
         .map_err(|e| e.msg)?;
         let fs = Arc::new(fs);
@@ -399,21 +377,17 @@ impl DirMount {
                     a
                 })
             }
-            Key::Path(rel) => {
-                let full = self.root.join(&rel);
-                let m = std::fs::symlink_metadata(&full).map_err(|e| io_error(&full, e))?;
-                Ok(self.attr_of(ino, &m))
-            }
+            Key::Path(rel) => Ok(self.attr_of(ino, &self.tree.stat(&rel)?)),
         }
     }
 
     pub fn read_only<T>(&self, ino: u64) -> Result<T> {
         let what = match lock(&self.inodes).key(ino) {
-            Some(Key::Path(p)) => show(p),
+            Some(Key::Path(p)) => self.show(p),
             Some(Key::Inner(slot, _)) => lock(&self.slots)
                 .by_id
                 .get(slot)
-                .map(|s| show(&s.rel))
+                .map(|s| self.show(&s.rel))
                 .unwrap_or_default(),
             None => format!("(inode {ino})"),
         };
@@ -424,15 +398,7 @@ impl DirMount {
     pub fn readlink(&self, ino: u64) -> Result<Vec<u8>> {
         match self.key(ino)? {
             Key::Inner(slot, i) => self.slot_fs(slot)?.readlink(i),
-            Key::Path(rel) => {
-                let full = self.root.join(&rel);
-                std::fs::read_link(&full)
-                    .map(|t| t.as_os_str().as_bytes().to_vec())
-                    .map_err(|e| match e.kind() {
-                        std::io::ErrorKind::InvalidInput => Error::NotSymlink,
-                        _ => io_error(&full, e),
-                    })
-            }
+            Key::Path(rel) => self.tree.read_link(&rel),
         }
     }
 
@@ -513,16 +479,11 @@ impl DirMount {
 
     /// A file the caller may not write is refused before libhdf5 tries.
     fn check_writable(&self, slot: u32) -> Result<()> {
-        let path = match lock(&self.slots).by_id.get(&slot) {
-            Some(s) => self.root.join(&s.rel),
+        let rel = match lock(&self.slots).by_id.get(&slot) {
+            Some(s) => s.rel.clone(),
             None => return Err(Error::NotFound),
         };
-        crate::sys::can_write(&path).map_err(|e| {
-            Error::Access(format!(
-                "{}: not writable by you ({e})",
-                show(path.strip_prefix(&self.root).unwrap_or(&path))
-            ))
-        })
+        self.tree.can_write(&rel).map_err(Error::Access)
     }
 
     /// A new name in `new_parent` for `ino`, in the same file only.
@@ -564,7 +525,7 @@ impl DirMount {
                     if sl.replaced {
                         return Err(Error::Stale(format!(
                             "{}: the file was replaced; look it up again",
-                            show(&sl.rel)
+                            self.show(&sl.rel)
                         )));
                     }
                     sl.fs.clone()
@@ -579,10 +540,9 @@ impl DirMount {
             }
             Key::Path(_) if mode.write => self.read_only(ino),
             Key::Path(rel) => {
-                let full = self.root.join(&rel);
-                let f = File::open(&full).map_err(|e| io_error(&full, e))?;
+                let f = self.tree.open(&rel)?;
                 let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-                lock(&self.plain).insert(fh, Arc::new(f));
+                lock(&self.plain).insert(fh, f);
                 // A plain file may change in DIR: no pages kept across opens.
                 Ok((fh, OpenCache::Fresh))
             }
@@ -606,17 +566,15 @@ impl DirMount {
             .get(&fh)
             .cloned()
             .ok_or(Error::BadHandle)?;
-        let mut buf = vec![0u8; size as usize];
-        let mut got = 0;
-        while got < buf.len() {
-            match f.read_at(&mut buf[got..], offset + got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::Io(format!("read: {e}"))),
-            }
-        }
-        buf.truncate(got);
+        // A file that changed meanwhile reads to its end as it is now.
+        let len = f
+            .size()
+            .map_err(|e| Error::Io(format!("read: {e}")))?
+            .saturating_sub(offset)
+            .min(u64::from(size));
+        let mut buf = Vec::with_capacity(len as usize);
+        f.read_at(&mut buf, len as usize, offset)
+            .map_err(|e| Error::Io(format!("read: {e}")))?;
         Ok(buf)
     }
 
@@ -681,28 +639,7 @@ impl DirMount {
                 return Ok(l.clone());
             }
         }
-        let full = self.root.join(rel);
-        let rd = std::fs::read_dir(&full).map_err(|e| io_error(&full, e))?;
-        let mut entries = Vec::new();
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            let kind = if m.is_dir() || (m.is_file() && is_hdf5(&e.path(), m.len())) {
-                EntryType::Directory
-            } else if m.is_file() {
-                EntryType::File
-            } else if m.file_type().is_symlink() {
-                EntryType::Symlink
-            } else {
-                continue;
-            };
-            entries.push(DirEntry {
-                name: e.file_name().as_bytes().to_vec(),
-                // Only informative (d_ino): lookups give the inodes.
-                ino: m.ino().max(2),
-                kind,
-            });
-        }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let entries = self.tree.list(rel)?;
         let l = Arc::new(Listing::new(entries));
         let mut c = lock(&self.listings);
         if c.len() >= LISTINGS {

@@ -10,6 +10,8 @@
 //! - [`watched`]: a single file that may change under a read-only mount,
 //!   opened anew when it does.
 
+mod backing;
+mod bucket;
 mod dir;
 mod inodes;
 mod watched;
@@ -20,6 +22,8 @@ use std::time::Duration;
 use crate::fs::{Attr, DirView, Fs, OpenMode, RenameFlags, Result, SetAttr, StatFs, Xattr};
 use crate::tree::Ino;
 
+pub use backing::{Backing, LocalTree};
+pub use bucket::BucketTree;
 pub use dir::{DirMount, DirOptions};
 pub use watched::Watched;
 
@@ -50,6 +54,15 @@ pub struct Ident {
 }
 
 impl Ident {
+    fn new(dev: u64, ino: u64, size: u64, mtime_ns: i128) -> Ident {
+        Ident {
+            dev,
+            ino,
+            size,
+            mtime_ns,
+        }
+    }
+
     fn of(m: &std::fs::Metadata) -> Ident {
         use std::os::unix::fs::MetadataExt;
         Ident {

@@ -6,8 +6,11 @@
 //! asked with `If-Match`, so an object replaced meanwhile fails the read
 //! (never a mix of old and new bytes).
 
+mod bucket;
 mod profile;
 mod s3;
+
+pub use bucket::{Bucket, Item};
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -72,8 +75,40 @@ pub fn is_url(text: &str) -> bool {
         .any(|s| text.starts_with(s))
 }
 
+/// The runtime every request of this process runs on, started at the
+/// first: a few threads whatever the number of objects open.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("h5fs-http")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
+        .ok_or_else(|| "cannot start the HTTP client's threads".to_string())
+}
+
+/// Timeouts and retries of every client: 30 s per attempt, 5 retries with
+/// exponential back-off, 30 s of retrying at most.
+fn client_settings() -> (ClientOptions, RetryConfig) {
+    let options = ClientOptions::new()
+        .with_timeout(Duration::from_secs(30))
+        .with_connect_timeout(Duration::from_secs(10));
+    let retry = RetryConfig {
+        max_retries: 5,
+        retry_timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    (options, retry)
+}
+
 pub struct Remote {
-    runtime: tokio::runtime::Runtime,
+    runtime: &'static tokio::runtime::Runtime,
     store: Arc<dyn ObjectStore>,
     path: StorePath,
     /// What the object was called, for messages (no secrets in it).
@@ -87,14 +122,7 @@ impl Remote {
     /// read now.
     pub fn open(url: &str, settings: &Settings) -> Result<Remote, String> {
         let shown = redact(url);
-        let options = ClientOptions::new()
-            .with_timeout(Duration::from_secs(30))
-            .with_connect_timeout(Duration::from_secs(10));
-        let retry = RetryConfig {
-            max_retries: 5,
-            retry_timeout: Duration::from_secs(30),
-            ..Default::default()
-        };
+        let (options, retry) = client_settings();
         let (store, name): (Arc<dyn ObjectStore>, &str) =
             if let Some((bucket, key)) = s3::split(url) {
                 if key.is_empty() || key.ends_with('/') {
@@ -118,13 +146,8 @@ impl Remote {
                     .map_err(|e| format!("{shown}: {e}"))?;
                 (Arc::new(store), name)
             };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
         let mut r = Remote {
-            runtime,
+            runtime: runtime()?,
             store,
             // An S3 key as it is; a URL's last segment as it is too, since
             // the client encodes what needs it.
@@ -252,7 +275,18 @@ pub fn probe(url: &str, settings: &Settings) -> Result<(), String> {
             ))
         }
         Err(e) if e.ends_with("(HTTP 404)") => {
-            return Err(s3::no_bucket(url, settings).unwrap_or(e))
+            if let Some(no) = s3::no_bucket(url, settings) {
+                return Err(no);
+            }
+            // A prefix named without its `/`.
+            let prefix = format!("{url}/");
+            let under = Bucket::open(&prefix, settings).and_then(|b| b.list(""));
+            if s3::split(url).is_some() && under.is_ok_and(|l| !l.is_empty()) {
+                return Err(format!(
+                    "{url}: a prefix, not an object: mount {prefix} for every object under it"
+                ));
+            }
+            return Err(e);
         }
         Err(e) => return Err(e),
     };

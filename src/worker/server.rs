@@ -204,6 +204,11 @@ impl Worker {
             if ident.is_some() && ident_of(&path) != ident {
                 return Err(stale());
             }
+            // A remote object is read as it is now, not as an earlier open
+            // of this worker found it (it may have been replaced).
+            if access.driver == crate::model::Driver::Url {
+                crate::h5::vfd::forget(&path.to_string_lossy());
+            }
             let file = H5File::open(&path, writable, &access)?;
             // Checked again: the name may have been taken over meanwhile.
             if ident.is_some() && ident_of(&path) != ident {

@@ -1,0 +1,206 @@
+//! The objects under an S3 prefix (`s3://BUCKET/PREFIX/`), for a mount of
+//! the whole prefix: listings one level at a time (the `/` delimiter makes
+//! the levels directories), and which objects are HDF5 by their signature,
+//! read with small range requests, many at once.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use object_store::path::Path as StorePath;
+use object_store::{GetOptions, GetRange, ObjectStore};
+
+use super::{explain, runtime, s3, Settings, REQUEST_LIMIT};
+use crate::sniff::{offsets, SIGNATURE};
+
+/// Bytes read at an object's start to find the signature (offsets 0 to
+/// 64 KiB); a signature further on costs one request per place.
+const HEAD_BYTES: u64 = (64 << 10) + 8;
+
+/// Objects sniffed at once.
+const AT_ONCE: usize = 32;
+
+/// One entry of a level of the prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// Keys go on under this name: a directory.
+    Prefix,
+    Object {
+        size: u64,
+        mtime: SystemTime,
+        etag: Option<String>,
+    },
+}
+
+pub struct Bucket {
+    runtime: &'static tokio::runtime::Runtime,
+    store: Arc<dyn ObjectStore>,
+    bucket: String,
+    /// The prefix mounted: empty, or ending in `/`.
+    prefix: String,
+}
+
+impl Bucket {
+    /// The prefix of `url` (`s3://BUCKET`, `s3://BUCKET/` or
+    /// `s3://BUCKET/PREFIX/`); one listing checks that it can be read.
+    pub fn open(url: &str, settings: &Settings) -> Result<Bucket, String> {
+        let (bucket, prefix) = s3::split(url)
+            .filter(|(_, k)| k.is_empty() || k.ends_with('/'))
+            .ok_or_else(|| format!("{url}: not the URL of an S3 prefix (s3://BUCKET/PREFIX/)"))?;
+        let (options, retry) = super::client_settings();
+        let b = Bucket {
+            runtime: runtime()?,
+            store: s3::store(bucket, settings, options, retry)?.into(),
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_start_matches('/').to_string(),
+        };
+        match b.list("") {
+            Ok(_) => Ok(b),
+            Err(e) if e.contains("NoSuchBucket") || e.ends_with("(HTTP 404)") => {
+                Err(format!("s3://{bucket}: no such bucket (HTTP 404)"))
+            }
+            Err(e) if e.ends_with("(HTTP 403)") && settings.anonymous => Err(format!(
+                "{e}; without -o anonymous, requests are signed with the AWS credentials"
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The URL of the object at `rel` (a path below the prefix).
+    pub fn url(&self, rel: &str) -> String {
+        format!("s3://{}/{}{rel}", self.bucket, self.prefix)
+    }
+
+    fn key(&self, rel: &str) -> String {
+        format!("{}{rel}", self.prefix)
+    }
+
+    /// The level `rel` of the prefix (`""` for its top), by name. A name
+    /// that is both an object and a prefix is the prefix (a directory
+    /// cannot also be a file); names a path cannot hold are left out.
+    pub fn list(&self, rel: &str) -> Result<Vec<(String, Item)>, String> {
+        let dir = self.key(rel);
+        let dir = dir.trim_end_matches('/');
+        let shown = format!("s3://{}/{dir}", self.bucket);
+        let at = (!dir.is_empty()).then(|| StorePath::from(dir));
+        let store = self.store.clone();
+        let listed = self.runtime.block_on(async move {
+            tokio::time::timeout(REQUEST_LIMIT * 4, store.list_with_delimiter(at.as_ref())).await
+        });
+        let listed = match listed {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) => return Err(explain(&shown, e)),
+            Err(_) => {
+                return Err(format!(
+                    "{shown}: listing not done within {} s",
+                    (REQUEST_LIMIT * 4).as_secs()
+                ))
+            }
+        };
+        let mut items: Vec<(String, Item)> = Vec::new();
+        for p in &listed.common_prefixes {
+            if let Some(name) = p.filename().filter(|n| usable(n)) {
+                items.push((name.to_string(), Item::Prefix));
+            }
+        }
+        for o in listed.objects {
+            // The object a console makes to stand for the folder itself.
+            if o.location.as_ref() == dir {
+                continue;
+            }
+            let Some(name) = o.location.filename().filter(|n| usable(n)) else {
+                continue;
+            };
+            if items.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            items.push((
+                name.to_string(),
+                Item::Object {
+                    size: o.size,
+                    mtime: SystemTime::from(o.last_modified),
+                    etag: o.e_tag,
+                },
+            ));
+        }
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(items)
+    }
+
+    /// For each object (path below the prefix, ETag, size), whether it
+    /// has the HDF5 signature where libhdf5 looks for it; objects are read
+    /// [`AT_ONCE`] at a time. An object that cannot be read is an error.
+    pub fn sniff(&self, objects: &[(String, Option<String>, u64)]) -> Vec<Result<bool, String>> {
+        let mut out = Vec::with_capacity(objects.len());
+        for batch in objects.chunks(AT_ONCE) {
+            let tasks: Vec<_> = batch
+                .iter()
+                .map(|(rel, etag, size)| {
+                    let (store, path) = (self.store.clone(), StorePath::from(self.key(rel)));
+                    let shown = self.url(rel);
+                    let (size, etag) = (*size, etag.clone());
+                    self.runtime
+                        .spawn(async move { signature(&*store, &path, &shown, size, etag).await })
+                })
+                .collect();
+            for t in tasks {
+                out.push(
+                    self.runtime
+                        .block_on(t)
+                        .unwrap_or_else(|e| Err(format!("signature check stopped: {e}"))),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A name h5fs can show for a key segment.
+fn usable(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && name.len() <= crate::tree::names::NAME_MAX
+}
+
+/// Whether the object has the HDF5 signature: its first [`HEAD_BYTES`] in
+/// one request, each place further on in one more.
+async fn signature(
+    store: &dyn ObjectStore,
+    path: &StorePath,
+    shown: &str,
+    size: u64,
+    etag: Option<String>,
+) -> Result<bool, String> {
+    let get = |range: std::ops::Range<u64>| {
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            if_match: etag.clone(),
+            ..Default::default()
+        };
+        async move {
+            let got = tokio::time::timeout(REQUEST_LIMIT, async {
+                store.get_opts(path, opts).await?.bytes().await
+            })
+            .await;
+            match got {
+                Ok(Ok(b)) => Ok(b),
+                Ok(Err(e)) => Err(explain(shown, e)),
+                Err(_) => Err(format!(
+                    "{shown}: no answer within {} s",
+                    REQUEST_LIMIT.as_secs()
+                )),
+            }
+        }
+    };
+    if size < SIGNATURE.len() as u64 {
+        return Ok(false);
+    }
+    let head = get(0..size.min(HEAD_BYTES)).await?;
+    for at in offsets(size) {
+        let found = match usize::try_from(at).ok().and_then(|a| head.get(a..a + 8)) {
+            Some(b) => b == SIGNATURE,
+            None => get(at..at + 8).await?.as_ref() == SIGNATURE,
+        };
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
