@@ -139,11 +139,11 @@ fn failing_servers_retry_or_fail_with_eio_in_bounded_time() {
         return;
     }
     let dir = TempDir::new("remote-faults");
-    // 48 MiB of contiguous data: reads far from the last one, past what is
-    // read ahead (32 MiB), ask the server again.
+    // 112 MiB of contiguous data: reads far from the last one, past what is
+    // read ahead (17 blocks of 4 MiB), ask the server again.
     make_h5(
         &dir.path().join("big.h5"),
-        "f['big'] = np.arange(12 << 20, dtype='<f4')\nf['small'] = np.arange(10)",
+        "f['big'] = np.arange(28 << 20, dtype='<f4')\nf['small'] = np.arange(10)",
     );
     let server = Server::start(dir.path(), &[]);
     let proxy = Proxy::start(&server.1);
@@ -173,7 +173,7 @@ fn failing_servers_retry_or_fail_with_eio_in_bounded_time() {
     assert_eq!(buf, arange_f32(0, 1024));
     proxy.plan(serde_json::json!({"from": 1, "from_fault": "500"}));
     let start = Instant::now();
-    let at = 44 << 20;
+    let at = 104 << 20;
     assert_eq!(errno_of(big.read_exact_at(&mut buf, at)), libc::EIO);
     assert!(
         start.elapsed() < Duration::from_secs(70),
@@ -190,7 +190,7 @@ fn failing_servers_retry_or_fail_with_eio_in_bounded_time() {
     // A server that stops answering: that attempt times out and the retry
     // gets the bytes.
     proxy.plan(serde_json::json!({"at": {"1": "stall:45"}}));
-    let at = 38 << 20;
+    let at = 96 << 20;
     big.read_exact_at(&mut buf, at).unwrap();
     assert_eq!(buf, arange_f32(at as usize / 4, 1024));
     drop(big);

@@ -18,9 +18,9 @@ use crate::remote::{Remote, Settings};
 /// Size of a read-ahead block.
 const BLOCK: u64 = 4 << 20;
 /// Blocks fetched ahead of a sequential reader.
-const WINDOW: u64 = 8;
+const WINDOW: u64 = 16;
 /// Blocks kept at most (fetched ahead or recently read).
-const KEEP: usize = 2 * WINDOW as usize;
+const KEEP: usize = WINDOW as usize + 8;
 /// Longest a reader waits for a block (a request is bounded by 60 s).
 const WAIT: Duration = Duration::from_secs(90);
 

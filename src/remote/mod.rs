@@ -259,7 +259,8 @@ impl Remote {
                     bytes.len()
                 ));
             }
-            Ok(bytes.to_vec())
+            // The buffer the body was gathered in, not a copy of it.
+            Ok(bytes.into())
         })
     }
 }
