@@ -412,7 +412,8 @@ fn open_directory(tree: Box<dyn Backing>, opts: &MountOptions, mut fs_opts: FsOp
         driver,
         libver: opts.libver,
         chunk_cache: opts.chunk_cache,
-        swmr: opts.swmr,
+        // No SWMR reading of remote objects (as for one remote file).
+        swmr: opts.swmr && fs_opts.workers.remote.is_none(),
     };
     DirMount::new(
         tree,

@@ -196,3 +196,63 @@ fn failing_servers_retry_or_fail_with_eio_in_bounded_time() {
     drop(big);
     assert!(m.finish());
 }
+
+/// The object replaced while mounted, with `-o cache=4` so that the workers
+/// must read it again (and reopen it after each failure): every read gives
+/// what the mounted version held, or EIO; never the new version's bytes or
+/// names.
+#[test]
+fn an_object_replaced_while_mounted_is_never_mixed_in() {
+    if !fuse_available("remote_replaced") {
+        return;
+    }
+    let dir = TempDir::new("remote-replaced");
+    // Ten 5 MiB datasets and ten groups between them, so that their
+    // headers lie in different 4 MiB blocks; the new version names the
+    // groups' members otherwise.
+    let make = |name: &str, base: i64, member: &str| {
+        make_h5(
+            &dir.path().join(name),
+            &format!(
+                "for i in range(10):\n\
+                 \x20   f.create_dataset('d%d' % i, data=np.full(5 << 18, {base} + i, dtype='<f4'))\n\
+                 \x20   f.create_group('g%d' % i)['{member}%d' % i] = np.arange(3)\n"
+            ),
+        )
+    };
+    make("f.h5", 0, "x");
+    make("new.h5", 100, "y");
+    let server = Server::start(dir.path(), &[]);
+    let url = format!("{}/f.h5", server.1);
+    let m = Mount::with(Path::new(&url), &["-o", "cache=4,hdf5_workers=1"], &[]);
+    let names = |i: usize| -> std::io::Result<Vec<String>> {
+        let mut n = std::fs::read_dir(m.path(&format!("g{i}")))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<Vec<String>>>()?;
+        n.sort();
+        Ok(n)
+    };
+    assert_eq!(names(0).unwrap(), ["x0", "x0.json"]);
+    std::fs::rename(dir.path().join("new.h5"), dir.path().join("f.h5")).unwrap();
+    let mut failed = 0;
+    for i in 1..10 {
+        match names(i) {
+            Ok(n) => assert_eq!(n, [format!("x{i}"), format!("x{i}.json")], "g{i}"),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EIO), "g{i}: {e}");
+                failed += 1;
+            }
+        }
+        match std::fs::read(m.path(&format!("d{i}"))) {
+            Ok(bytes) => assert_eq!(bytes, (i as f32).to_le_bytes().repeat(5 << 18), "d{i}"),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EIO), "d{i}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed >= 9, "the new version was not asked for");
+    assert!(m.log_text().contains("changed since it was"));
+    assert!(is_mounted(&m.mnt));
+    assert!(m.finish());
+}

@@ -5,8 +5,9 @@
 //! already asked for) is served from 4 MiB blocks, and the blocks after it
 //! are fetched meanwhile, several at once: a sequential reader waits on one
 //! round trip per window, not per read. Any other read asks for exactly its
-//! bytes. Blocks are few and bounded ([`KEEP`]); a failed block is dropped,
-//! so the next read asks again.
+//! bytes. Blocks are few and bounded ([`KEEP`]), those behind the reader are
+//! dropped (a file read through keeps next to nothing); a failed block is
+//! dropped, so the next read asks again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -54,6 +55,11 @@ impl RemoteFile {
         })
     }
 
+    /// The version of the object read ([`crate::remote::version_id`]).
+    pub fn version(&self) -> u64 {
+        self.remote.version()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Blocks> {
         self.blocks.0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -85,6 +91,13 @@ impl RemoteFile {
     /// neither in flight nor in `wanted` (the blocks of the read in hand and
     /// those fetched ahead of it, which a reader is about to use).
     fn trim(b: &mut Blocks, wanted: std::ops::RangeInclusive<u64>) {
+        // A reader going in order does not come back: what it passed (more
+        // than a block behind it, within a window) goes; the kernel keeps
+        // what it read. Blocks further away may be another reader's.
+        let behind = wanted.start().saturating_sub(1);
+        let passed = behind.saturating_sub(2 * WINDOW)..behind;
+        b.slots
+            .retain(|i, (s, _)| !passed.contains(i) || matches!(s, Slot::Pending));
         while b.slots.len() > KEEP {
             let oldest = b
                 .slots

@@ -224,21 +224,13 @@ fn open_workers(
     }
 }
 
-/// Where direct reads find the file's bytes: the file, its members, a
-/// copy in memory, the remote object (with the workers' `remote` settings);
-/// None where addresses do not map to one run of bytes.
-fn direct_source(
-    source: &Source,
-    member_size: u64,
-    remote: Option<&str>,
-) -> Option<Arc<dyn ByteSource>> {
+/// Where direct reads find a local file's bytes: the file, its members, a
+/// copy in memory; None where addresses do not map to one run of bytes (a
+/// remote object's reader is opened by [`Fs::build`]).
+fn direct_source(source: &Source, member_size: u64) -> Option<Arc<dyn ByteSource>> {
     let first = source.first_part();
     let opened: std::io::Result<Arc<dyn ByteSource>> = match &source.access.driver {
-        Driver::Split { .. } => return None,
-        Driver::Url => {
-            let settings = crate::remote::Settings::decode(remote.unwrap_or_default());
-            RemoteFile::open(&first.to_string_lossy(), &settings).map(|f| Arc::new(f) as _)
-        }
+        Driver::Split { .. } | Driver::Url => return None,
         Driver::Core => MemoryFile::read(first).map(|f| Arc::new(f) as _),
         Driver::Family { .. } => {
             // All members but the last are whole; libhdf5's figure first.
@@ -295,6 +287,20 @@ impl Fs {
         shared: Option<&Shared>,
         ident: Option<(u64, u64)>,
     ) -> Result<Fs, H5Error> {
+        // A remote object is read by the daemon (direct reads) and by the
+        // workers at the one version the daemon found (§16.4).
+        let remote = match source.access.driver {
+            Driver::Url => {
+                let settings = crate::remote::Settings::decode(
+                    opts.workers.remote.as_deref().unwrap_or_default(),
+                );
+                let f = RemoteFile::open(&source.name.to_string_lossy(), &settings)
+                    .map_err(|e| H5Error::new(ErrorKind::Other, e.to_string()))?;
+                Some(Arc::new(f))
+            }
+            _ => None,
+        };
+        let ident = remote.as_ref().map_or(ident, |f| Some((f.version(), 0)));
         let (h5, facts) = match shared {
             Some(s) => open_workers(source, false, |access| {
                 Workers::open_in(&s.pool, source.name.clone(), false, access, ident)
@@ -337,10 +343,10 @@ impl Fs {
             .unwrap_or(UNIX_EPOCH);
         let swmr = h5.access().swmr;
         let refresh = opts.refresh;
-        let direct = if opts.writable || swmr {
-            None
-        } else {
-            direct_source(source, member_size, opts.workers.remote.as_deref())
+        let direct = match remote {
+            _ if opts.writable || swmr => None,
+            Some(f) => Some(f as Arc<dyn ByteSource>),
+            None => direct_source(source, member_size),
         };
         let read_ahead = if opts.read_ahead && !opts.writable {
             Some(ahead::Workers::start(2).map_err(|e| {

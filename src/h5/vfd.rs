@@ -24,6 +24,10 @@ pub trait RangeSource: Send + Sync {
     fn size(&self) -> u64;
     /// Fill `buf` with the bytes from `offset` (all within the file).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), String>;
+    /// Which version of the file this is (remote objects: of their ETag).
+    fn version(&self) -> u64 {
+        0
+    }
 }
 
 /// Opens the source a file name (as given to libhdf5) names.
@@ -173,6 +177,12 @@ fn source_for(name: &str, opener: Opener) -> std::result::Result<Arc<Opened>, St
         };
     }
     Ok(opened)
+}
+
+/// The version of the source known by `name`, if one is.
+pub fn version_of(name: &str) -> Option<u64> {
+    let guard = SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+    guard.as_ref()?.get(name).map(|(o, _)| o.source.version())
 }
 
 /// Let the source named `name` go: the next open reads the object as it

@@ -4,15 +4,14 @@
 //! plain files' bytes and what opens an HDF5 file; it never touches the
 //! tree itself.
 
-use std::fs::Metadata;
+use std::fs::{File, Metadata};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Ident;
-use crate::direct::{ByteSource, LocalFile};
 use crate::fs::{Error, Result, TreePlace};
 use crate::model::Access;
 use crate::sniff::is_hdf5;
@@ -38,6 +37,30 @@ pub struct Meta {
     pub hdf5: bool,
 }
 
+/// An open plain file.
+pub trait Plain: Send + Sync {
+    /// Up to `size` bytes at `offset`: fewer at the file's end (as it is
+    /// now, for a file that changes).
+    fn read(&self, offset: u64, size: u32) -> std::io::Result<Vec<u8>>;
+}
+
+impl Plain for File {
+    fn read(&self, offset: u64, size: u32) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; size as usize];
+        let mut got = 0;
+        while got < buf.len() {
+            match self.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(got);
+        Ok(buf)
+    }
+}
+
 pub trait Backing: Send + Sync {
     /// `rel` (relative to the tree's top) as messages show it.
     fn show(&self, rel: &Path) -> String {
@@ -47,8 +70,9 @@ pub trait Backing: Send + Sync {
         rel.display().to_string()
     }
 
-    /// What `rel` is now (symlinks not followed).
-    fn stat(&self, rel: &Path) -> Result<Meta>;
+    /// What `rel` is now (symlinks not followed); whether a file is HDF5
+    /// only if `sniff` (else `hdf5` is false).
+    fn stat(&self, rel: &Path, sniff: bool) -> Result<Meta>;
 
     /// The entries of directory `rel`, in name order; HDF5 files are
     /// directories. Their inode numbers only inform (d_ino).
@@ -57,8 +81,8 @@ pub trait Backing: Send + Sync {
     /// The text of symlink `rel`.
     fn read_link(&self, rel: &Path) -> Result<Vec<u8>>;
 
-    /// The bytes of plain file `rel`.
-    fn open(&self, rel: &Path) -> Result<Arc<dyn ByteSource>>;
+    /// Plain file `rel`, open for reading.
+    fn open(&self, rel: &Path) -> Result<Arc<dyn Plain>>;
 
     /// What opens the HDF5 file at `rel`, and its place in the tree when
     /// links between the tree's files are shown as symlinks (§15.4).
@@ -102,7 +126,7 @@ fn kind_of(m: &Metadata) -> Option<Kind> {
 }
 
 impl Backing for LocalTree {
-    fn stat(&self, rel: &Path) -> Result<Meta> {
+    fn stat(&self, rel: &Path, sniff: bool) -> Result<Meta> {
         let full = self.root.join(rel);
         let m = std::fs::symlink_metadata(&full).map_err(|e| self.error(rel, e))?;
         // Devices, sockets and pipes are not shown.
@@ -112,7 +136,7 @@ impl Backing for LocalTree {
             size: m.len(),
             mtime: m.modified().unwrap_or(UNIX_EPOCH),
             ident: Ident::of(&m),
-            hdf5: kind == Kind::File && is_hdf5(&full, m.len()),
+            hdf5: sniff && kind == Kind::File && is_hdf5(&full, m.len()),
         })
     }
 
@@ -148,8 +172,8 @@ impl Backing for LocalTree {
             })
     }
 
-    fn open(&self, rel: &Path) -> Result<Arc<dyn ByteSource>> {
-        LocalFile::open(&self.root.join(rel))
+    fn open(&self, rel: &Path) -> Result<Arc<dyn Plain>> {
+        File::open(self.root.join(rel))
             .map(|f| Arc::new(f) as _)
             .map_err(|e| self.error(rel, e))
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::warn;
 
-use super::backing::{Backing, Kind, Meta};
+use super::backing::{Backing, Kind, Meta, Plain};
 use super::Ident;
 use crate::direct::{ByteSource, RemoteFile};
 use crate::fs::{Error, Result, TreePlace};
@@ -136,12 +136,23 @@ impl BucketTree {
     }
 }
 
+impl Plain for RemoteFile {
+    fn read(&self, offset: u64, size: u32) -> std::io::Result<Vec<u8>> {
+        let len = ByteSource::size(self)?
+            .saturating_sub(offset)
+            .min(u64::from(size));
+        let mut buf = Vec::with_capacity(len as usize);
+        self.read_at(&mut buf, len as usize, offset)?;
+        Ok(buf)
+    }
+}
+
 impl Backing for BucketTree {
     fn show(&self, rel: &Path) -> String {
         self.bucket.url(&rel.to_string_lossy())
     }
 
-    fn stat(&self, rel: &Path) -> Result<Meta> {
+    fn stat(&self, rel: &Path, sniff: bool) -> Result<Meta> {
         let (Some(dir), Some(name)) = (rel.parent(), rel.file_name()) else {
             return Ok(Meta {
                 kind: Kind::Dir,
@@ -179,7 +190,7 @@ impl Backing for BucketTree {
                         *size,
                         since.as_nanos() as i128,
                     ),
-                    hdf5: self.kinds(vec![v])[0],
+                    hdf5: sniff && self.kinds(vec![v])[0],
                 }
             }
         })
@@ -211,11 +222,15 @@ impl Backing for BucketTree {
         Err(Error::NotSymlink)
     }
 
-    fn open(&self, rel: &Path) -> Result<Arc<dyn ByteSource>> {
+    fn open(&self, rel: &Path) -> Result<Arc<dyn Plain>> {
         let url = self.bucket.url(Self::text(rel)?);
         RemoteFile::open(&url, &self.settings)
             .map(|f| Arc::new(f) as _)
-            .map_err(|e| Error::Io(e.to_string()))
+            .map_err(|e| match e.to_string() {
+                // Deleted since it was listed.
+                m if m.ends_with("(HTTP 404)") => Error::NotFound,
+                m => Error::Io(m),
+            })
     }
 
     fn source(&self, rel: &Path, access: &Access) -> (Source, Option<TreePlace>) {

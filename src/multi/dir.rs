@@ -23,11 +23,10 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-use super::backing::{Backing, Kind, Meta};
+use super::backing::{Backing, Kind, Meta, Plain};
 use super::inodes::{Inodes, Key};
 use super::Ident;
 use super::OpenCache;
-use crate::direct::ByteSource;
 use crate::fs::{
     Attr, DirView, Error, Fs, FsOptions, OpenMode, Result, SetAttr, Shared, StatFs, Xattr,
 };
@@ -84,7 +83,7 @@ pub struct DirMount {
     inodes: Mutex<Inodes>,
     slots: Mutex<Slots>,
     /// Open plain files, by handle.
-    plain: Mutex<HashMap<u64, Arc<dyn ByteSource>>>,
+    plain: Mutex<HashMap<u64, Arc<dyn Plain>>>,
     next_fh: AtomicU64,
     /// Listings of DIR's directories, each trusted for the refresh time.
     listings: Mutex<HashMap<PathBuf, (Instant, Arc<Listing>)>>,
@@ -228,7 +227,7 @@ impl DirMount {
         }
         let name = OsStr::from_bytes(name);
         let rel = dir.join(name);
-        let m = self.tree.stat(&rel)?;
+        let m = self.tree.stat(&rel, true)?;
         if m.hdf5 {
             match self.slot_for(parent, &rel, name, &m) {
                 Ok((slot, fs)) => {
@@ -377,7 +376,7 @@ impl DirMount {
                     a
                 })
             }
-            Key::Path(rel) => Ok(self.attr_of(ino, &self.tree.stat(&rel)?)),
+            Key::Path(rel) => Ok(self.attr_of(ino, &self.tree.stat(&rel, false)?)),
         }
     }
 
@@ -566,16 +565,8 @@ impl DirMount {
             .get(&fh)
             .cloned()
             .ok_or(Error::BadHandle)?;
-        // A file that changed meanwhile reads to its end as it is now.
-        let len = f
-            .size()
-            .map_err(|e| Error::Io(format!("read: {e}")))?
-            .saturating_sub(offset)
-            .min(u64::from(size));
-        let mut buf = Vec::with_capacity(len as usize);
-        f.read_at(&mut buf, len as usize, offset)
-            .map_err(|e| Error::Io(format!("read: {e}")))?;
-        Ok(buf)
+        f.read(offset, size)
+            .map_err(|e| Error::Io(format!("read: {e}")))
     }
 
     pub fn flush(&self, fh: u64) -> Result<()> {

@@ -81,7 +81,7 @@ impl Bucket {
         let dir = self.key(rel);
         let dir = dir.trim_end_matches('/');
         let shown = format!("s3://{}/{dir}", self.bucket);
-        let at = (!dir.is_empty()).then(|| StorePath::from(dir));
+        let at = (!dir.is_empty()).then(|| store_path(dir));
         let store = self.store.clone();
         let listed = self.runtime.block_on(async move {
             tokio::time::timeout(REQUEST_LIMIT * 4, store.list_with_delimiter(at.as_ref())).await
@@ -135,7 +135,7 @@ impl Bucket {
             let tasks: Vec<_> = batch
                 .iter()
                 .map(|(rel, etag, size)| {
-                    let (store, path) = (self.store.clone(), StorePath::from(self.key(rel)));
+                    let (store, path) = (self.store.clone(), store_path(&self.key(rel)));
                     let shown = self.url(rel);
                     let (size, etag) = (*size, etag.clone());
                     self.runtime
@@ -152,6 +152,12 @@ impl Bucket {
         }
         out
     }
+}
+
+/// A key as the client names it: as it is (the client encodes what the
+/// request needs), as [`super::Remote`] names objects.
+fn store_path(key: &str) -> StorePath {
+    StorePath::parse(key).unwrap_or_else(|_| StorePath::from(key))
 }
 
 /// A name h5fs can show for a key segment.

@@ -68,6 +68,16 @@ impl Settings {
     }
 }
 
+/// A number that stands for an object's version (its ETag) in every process
+/// of a mount: the daemon pins workers to the version it mounted with it.
+pub fn version_id(etag: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same number in every process.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    etag.hash(&mut h);
+    h.finish()
+}
+
 /// Is `text` a URL h5fs reads remotely?
 pub fn is_url(text: &str) -> bool {
     ["http://", "https://", "s3://"]
@@ -164,6 +174,11 @@ impl Remote {
 
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The version opened ([`version_id`] of its ETag).
+    pub fn version(&self) -> u64 {
+        version_id(self.etag.as_deref())
     }
 
     /// Run one request within [`REQUEST_LIMIT`].

@@ -172,6 +172,33 @@ fn ident_of(path: &std::path::Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// Open the remote file at `path` read-only, as the version the mount
+/// found (`version`, of its ETag): a source of another version this worker
+/// knows is let go first, and a file that is another version now (the
+/// object was replaced) is an error, never read.
+fn open_version(
+    path: &std::path::Path,
+    access: &crate::model::Access,
+    version: Option<u64>,
+) -> Result<H5File> {
+    let name = path.to_string_lossy();
+    let Some(want) = version else {
+        return H5File::open(path, false, access);
+    };
+    if crate::h5::vfd::version_of(&name).is_some_and(|v| v != want) {
+        crate::h5::vfd::forget(&name);
+    }
+    let file = H5File::open(path, false, access)?;
+    if crate::h5::vfd::version_of(&name) != Some(want) {
+        drop(file);
+        return Err(H5Error::new(
+            ErrorKind::Other,
+            format!("{name}: the object changed since it was mounted; mount it again"),
+        ));
+    }
+    Ok(file)
+}
+
 impl Worker {
     fn handle(&mut self, id: u32, req: Request, payload: Vec<u8>, out: &mut Output) -> Response {
         self.clock += 1;
@@ -201,19 +228,20 @@ impl Worker {
                     format!("{}: replaced since it was mounted", path.display()),
                 )
             };
-            if ident.is_some() && ident_of(&path) != ident {
-                return Err(stale());
-            }
-            // A remote object is read as it is now, not as an earlier open
-            // of this worker found it (it may have been replaced).
-            if access.driver == crate::model::Driver::Url {
-                crate::h5::vfd::forget(&path.to_string_lossy());
-            }
-            let file = H5File::open(&path, writable, &access)?;
-            // Checked again: the name may have been taken over meanwhile.
-            if ident.is_some() && ident_of(&path) != ident {
-                return Err(stale());
-            }
+            let remote = access.driver == crate::model::Driver::Url;
+            let file = if remote {
+                open_version(&path, &access, ident.map(|(v, _)| v))?
+            } else {
+                if ident.is_some() && ident_of(&path) != ident {
+                    return Err(stale());
+                }
+                let file = H5File::open(&path, writable, &access)?;
+                // Checked again: the name may have been taken over meanwhile.
+                if ident.is_some() && ident_of(&path) != ident {
+                    return Err(stale());
+                }
+                file
+            };
             let facts = file.facts()?;
             self.files.insert(
                 id,

@@ -23,6 +23,10 @@ impl RangeSource for Ranges {
             .ok_or("range past the largest address")?;
         self.0.read(offset..end, buf)
     }
+
+    fn version(&self) -> u64 {
+        self.0.version()
+    }
 }
 
 /// This worker's remote settings.

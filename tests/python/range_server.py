@@ -110,6 +110,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parent = prefix.rpartition("/")[0]
         base = os.path.join(top, parent)
         lead = parent + "/" if parent else ""
+        if not os.path.realpath(base).startswith(os.path.realpath(top)):
+            return self.send_empty(400)
         if delim == "/":
             d, dirs, files = next(os.walk(base), (base, [], []))
             walk = [(d, [], files)]
