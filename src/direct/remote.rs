@@ -22,6 +22,8 @@ const BLOCK: u64 = 4 << 20;
 const WINDOW: u64 = 16;
 /// Blocks kept at most (fetched ahead or recently read).
 const KEEP: usize = WINDOW as usize + 8;
+/// Blocks kept behind a sequential reader.
+const BEHIND: u64 = 4;
 /// Longest a reader waits for a block (a request is bounded by 60 s).
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -92,9 +94,10 @@ impl RemoteFile {
     /// those fetched ahead of it, which a reader is about to use).
     fn trim(b: &mut Blocks, wanted: std::ops::RangeInclusive<u64>) {
         // A reader going in order does not come back: what it passed (more
-        // than a block behind it, within a window) goes; the kernel keeps
-        // what it read. Blocks further away may be another reader's.
-        let behind = wanted.start().saturating_sub(1);
+        // than a few blocks behind it, as the kernel's reads may come out of
+        // order, and within a window) goes; the kernel keeps what it read.
+        // Blocks further away may be another reader's.
+        let behind = wanted.start().saturating_sub(BEHIND);
         let passed = behind.saturating_sub(2 * WINDOW)..behind;
         b.slots
             .retain(|i, (s, _)| !passed.contains(i) || matches!(s, Slot::Pending));
