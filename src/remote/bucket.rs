@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use object_store::path::Path as StorePath;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
-use super::{explain, runtime, s3, Settings, REQUEST_LIMIT};
+use super::{bounded, runtime, s3, Settings, REQUEST_LIMIT};
 use crate::sniff::{offsets, SIGNATURE};
 
 /// Bytes read at an object's start to find the signature (offsets 0 to
@@ -83,19 +83,15 @@ impl Bucket {
         let shown = format!("s3://{}/{dir}", self.bucket);
         let at = (!dir.is_empty()).then(|| store_path(dir));
         let store = self.store.clone();
+        // All pages of a level: longer than one request may take.
         let listed = self.runtime.block_on(async move {
-            tokio::time::timeout(REQUEST_LIMIT * 4, store.list_with_delimiter(at.as_ref())).await
-        });
-        let listed = match listed {
-            Ok(Ok(l)) => l,
-            Ok(Err(e)) => return Err(explain(&shown, e)),
-            Err(_) => {
-                return Err(format!(
-                    "{shown}: listing not done within {} s",
-                    (REQUEST_LIMIT * 4).as_secs()
-                ))
-            }
-        };
+            bounded(
+                &shown,
+                REQUEST_LIMIT * 4,
+                store.list_with_delimiter(at.as_ref()),
+            )
+            .await
+        })?;
         let mut items: Vec<(String, Item)> = Vec::new();
         for p in &listed.common_prefixes {
             if let Some(name) = p.filename().filter(|n| usable(n)) {
@@ -180,20 +176,9 @@ async fn signature(
             if_match: etag.clone(),
             ..Default::default()
         };
-        async move {
-            let got = tokio::time::timeout(REQUEST_LIMIT, async {
-                store.get_opts(path, opts).await?.bytes().await
-            })
-            .await;
-            match got {
-                Ok(Ok(b)) => Ok(b),
-                Ok(Err(e)) => Err(explain(shown, e)),
-                Err(_) => Err(format!(
-                    "{shown}: no answer within {} s",
-                    REQUEST_LIMIT.as_secs()
-                )),
-            }
-        }
+        bounded(shown, REQUEST_LIMIT, async move {
+            store.get_opts(path, opts).await?.bytes().await
+        })
     };
     if size < SIGNATURE.len() as u64 {
         return Ok(false);

@@ -186,17 +186,8 @@ impl Remote {
         &self,
         f: impl std::future::Future<Output = object_store::Result<T>>,
     ) -> Result<T, String> {
-        self.runtime.block_on(async {
-            match tokio::time::timeout(REQUEST_LIMIT, f).await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(explain(&self.shown, e)),
-                Err(_) => Err(format!(
-                    "{}: no answer within {} s",
-                    self.shown,
-                    REQUEST_LIMIT.as_secs()
-                )),
-            }
-        })
+        self.runtime
+            .block_on(bounded(&self.shown, REQUEST_LIMIT, f))
     }
 
     /// The bytes of `range` (within the object), as they were when opened.
@@ -252,20 +243,10 @@ impl Remote {
         };
         let (store, path, shown) = (self.store.clone(), self.path.clone(), self.shown.clone());
         Ok(async move {
-            let got = tokio::time::timeout(REQUEST_LIMIT, async {
+            let bytes = bounded(&shown, REQUEST_LIMIT, async {
                 store.get_opts(&path, opts).await?.bytes().await
             })
-            .await;
-            let bytes = match got {
-                Ok(Ok(b)) => b,
-                Ok(Err(e)) => return Err(explain(&shown, e)),
-                Err(_) => {
-                    return Err(format!(
-                        "{shown}: no answer within {} s",
-                        REQUEST_LIMIT.as_secs()
-                    ))
-                }
-            };
+            .await?;
             let want = range.end - range.start;
             if bytes.len() as u64 != want {
                 return Err(format!(
@@ -308,6 +289,19 @@ pub fn probe(url: &str, settings: &Settings) -> Result<(), String> {
     };
     let n = r.size().min(1);
     r.read(0..n, &mut vec![0u8; n as usize])
+}
+
+/// Request `f` within `limit`, its failure as a user reads it.
+async fn bounded<T>(
+    shown: &str,
+    limit: Duration,
+    f: impl std::future::Future<Output = object_store::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(explain(shown, e)),
+        Err(_) => Err(format!("{shown}: no answer within {} s", limit.as_secs())),
+    }
 }
 
 /// A client error as a user reads it.
