@@ -113,15 +113,7 @@ fn a_tree_of_mixed_files_shows_each_hdf5_file_as_its_tree() {
             .len(),
         1024
     );
-    let (ok, out, _) = run(
-        "getfattr",
-        &[
-            "--only-values",
-            "-n",
-            "user.units",
-            m.path("a.h5/g").to_str().unwrap(),
-        ],
-    );
+    let (ok, out, _) = getfattr(&m.path("a.h5/g"), "user.units");
     assert!(ok && out == "K", "{out}");
     for (rel, args) in [
         ("a.h5", vec![]),

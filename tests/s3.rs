@@ -448,15 +448,7 @@ fn a_prefix_mounts_as_a_tree_of_its_objects() {
             .len(),
         131072
     );
-    let (ok, out, _) = run(
-        "getfattr",
-        &[
-            "--only-values",
-            "-n",
-            "user.units",
-            m.path("a.h5/g").to_str().unwrap(),
-        ],
-    );
+    let (ok, out, _) = getfattr(&m.path("a.h5/g"), "user.units");
     assert!(ok && out == "K", "{out}");
     // Each file as h5py reads its local copy, external links between
     // objects of the prefix followed.

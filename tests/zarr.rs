@@ -247,15 +247,7 @@ fn a_netcdf_file_opens_in_xarray_as_from_netcdf() {
     assert!(!attrs.contains("DIMENSION_LIST") && !attrs.contains("_FillValue"));
     assert!(!m.path("nv").exists());
     // Attributes stay extended attributes of the arrays' directories too.
-    let (ok, units, err) = run(
-        "getfattr",
-        &[
-            "-n",
-            "user.units",
-            "--only-values",
-            m.path("temp").to_str().unwrap(),
-        ],
-    );
+    let (ok, units, err) = getfattr(&m.path("temp"), "user.units");
     assert!(ok && units == "K", "{units} {err}");
     assert!(m.finish());
 }

@@ -352,6 +352,15 @@ pub fn oracle_with(
     serde_json::from_str(&text).expect("oracle report is JSON")
 }
 
+/// Extended attribute `name` of `path` as `getfattr --only-values` prints
+/// it: (success, value, stderr).
+pub fn getfattr(path: &Path, name: &str) -> (bool, String, String) {
+    run(
+        "getfattr",
+        &["--only-values", "-n", name, path.to_str().unwrap()],
+    )
+}
+
 /// Run a command, returning (success, stdout, stderr).
 pub fn run(cmd: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(cmd)
