@@ -49,6 +49,8 @@ endpoint=URL         S3-compatible server for s3:// sources (default: AWS, or AW
 region=NAME          S3 region (default: AWS_REGION, the profile's, us-east-1)\n  \
 anonymous            unsigned S3 requests, for public buckets\n  \
 cache=MIB            metadata blocks of a remote file kept in memory (default 64)\n  \
+cache_dir=PATH       keep the blocks read of remote files on disk, under PATH/h5fs-blocks\n  \
+cache_dir_mib=MIB    the most cache_dir keeps (default 1024)\n  \
 views=LIST           header files beside datasets, LIST of npy, envi, nrrd, mhd joined by ':'\n                       \
 (views=npy:envi), or all; may be given more than once\n  \
 Generic mount options (dev, nosuid, noatime, _netdev, ...) are accepted and ignored.\n\n\
@@ -332,6 +334,14 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
             ("region", Some(v)) if !v.is_empty() => o.remote.region = Some(v.into()),
             ("anonymous", None) => o.remote.anonymous = true,
             ("cache", Some(v)) => o.remote.cache_mib = Some(positive(key, v)?),
+            ("cache_dir", Some(v)) if !v.is_empty() => {
+                // Absolute now: a daemon in the background runs elsewhere.
+                o.remote.cache_dir =
+                    Some(std::path::absolute(v).map_err(|e| format!("cache_dir={v}: {e}"))?)
+            }
+            ("cache_dir_mib", Some(v)) => {
+                o.remote.cache_dir_mib = Some(u64::from(positive(key, v)?))
+            }
             ("max_open", Some(v)) => o.max_open = Some(positive(key, v)?),
             ("refresh", Some(v)) => match v.parse::<f64>() {
                 Ok(s) if (0.0..=86400.0).contains(&s) => {
@@ -427,7 +437,15 @@ mod tests {
 
     #[test]
     fn remote_options() {
-        let o = parse(&["endpoint=http://127.0.0.1:9000/,region=eu-1,anonymous,cache=16"]).unwrap();
+        let o = parse(&[
+            "endpoint=http://127.0.0.1:9000/,region=eu-1,anonymous,cache=16",
+            "cache_dir=some/where,cache_dir_mib=300",
+        ])
+        .unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(o.remote.cache_dir, Some(cwd.join("some/where")));
+        assert_eq!(o.remote.cache_dir_mib, Some(300));
+        assert!(parse(&["cache_dir_mib=0"]).is_err());
         assert_eq!(o.remote.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!(o.remote.region.as_deref(), Some("eu-1"));
         assert!(o.remote.anonymous);

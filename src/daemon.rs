@@ -211,6 +211,11 @@ fn serve(
         Target::Prefix(_) => true,
         Target::Dir(_) => false,
     };
+    if opts.remote.cache_dir.is_some() && !remote {
+        return fatal("cache_dir= is for remote sources (http://, https://, s3://)");
+    }
+    // A cache directory that cannot be made or written: said now, once.
+    opts.remote.disk_cache().map_err(Fatal)?;
     let fs_opts = FsOptions {
         uid: opts.uid.unwrap_or(uid),
         gid: opts.gid.unwrap_or(gid),

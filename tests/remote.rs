@@ -117,11 +117,16 @@ impl Proxy {
     }
 
     fn stats(&self) -> serde_json::Value {
-        let script = "import sys, urllib.request\n\
-            print(urllib.request.urlopen(sys.argv[1] + '/__proxy/stats').read().decode())\n";
-        let out = python(&["-c", script, self.url()]);
-        serde_json::from_slice(&out.stdout).expect("proxy stats")
+        get_json(&format!("{}/__proxy/stats", self.url()))
     }
+}
+
+/// The JSON a GET of `url` answers.
+fn get_json(url: &str) -> serde_json::Value {
+    let script = "import sys, urllib.request\n\
+        print(urllib.request.urlopen(sys.argv[1]).read().decode())\n";
+    let out = python(&["-c", script, url]);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
 /// `n` little-endian f32 from `start` on: the bytes of `np.arange(..)[start:]`.
@@ -255,4 +260,167 @@ fn an_object_replaced_while_mounted_is_never_mixed_in() {
     assert!(m.log_text().contains("changed since it was"));
     assert!(is_mounted(&m.mnt));
     assert!(m.finish());
+}
+
+/// Bytes of the blocks kept in `cache_dir`.
+fn kept_bytes(cache_dir: &Path) -> u64 {
+    std::fs::read_dir(cache_dir.join("h5fs-blocks"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .map(|e| e.metadata().map_or(0, |m| m.len()))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// With `-o cache_dir=`, a second mount reads the file from disk without a
+/// GET; a replaced object is read anew, never from the old version's
+/// blocks; the directory keeps within its bound.
+#[test]
+fn blocks_kept_on_disk_serve_a_later_mount_and_never_another_version() {
+    if !fuse_available("remote_cache_dir") {
+        return;
+    }
+    let dir = TempDir::new("remote-cache-dir");
+    let cache = TempDir::new("remote-cache-dir-blocks");
+    let make = |base: i64| {
+        make_h5(
+            &dir.path().join("f.h5"),
+            &format!(
+                "f['big'] = np.arange(3 << 20, dtype='<f4') + {base}\n\
+                 f.create_dataset('packed', data=np.arange(1 << 20, dtype='<i4') % 1000 + {base}, \
+                 chunks=(1 << 16,), compression='gzip', shuffle=True)\n\
+                 f['g/small'] = np.arange(5) + {base}\n\
+                 f['g/small'].attrs['note'] = 'v{base}'\n"
+            ),
+        )
+    };
+    make(0);
+    let server = Server::start(dir.path(), &[]);
+    let url = format!("{}/f.h5", server.1);
+    // Requests and bytes sent so far.
+    let sent = || {
+        let s = get_json(&format!("{}/__server/stats", server.1));
+        (
+            s["by_method"]["GET"].as_u64().unwrap_or(0),
+            s["bytes"].as_u64().unwrap(),
+        )
+    };
+    let opts = format!("cache_dir={},hdf5_workers=1", cache.path().display());
+
+    let m = Mount::with(Path::new(&url), &["-o", &opts], &[]);
+    let report = oracle(&m, &dir.path().join("f.h5"), &[]);
+    assert_eq!(report["mismatches"], serde_json::json!([]), "{report:#}");
+    assert!(m.finish());
+    assert!(kept_bytes(cache.path()) > 3 << 20, "nothing kept");
+
+    let before = sent();
+    let m = Mount::with(Path::new(&url), &["-o", &opts], &[]);
+    let report = oracle(&m, &dir.path().join("f.h5"), &[]);
+    assert_eq!(report["mismatches"], serde_json::json!([]), "{report:#}");
+    assert!(m.finish());
+    // Only the byte of the check at mount.
+    let after = sent();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
+        "asked again"
+    );
+
+    // Another version (another ETag) of the same URL: read from the server.
+    make(7);
+    let bounded = format!("{opts},cache_dir_mib=8");
+    let m = Mount::with(Path::new(&url), &["-o", &bounded], &[]);
+    let report = oracle(&m, &dir.path().join("f.h5"), &[]);
+    assert_eq!(report["mismatches"], serde_json::json!([]), "{report:#}");
+    assert!(m.finish());
+    assert!(sent().1 > after.1 + (3 << 20));
+    // Within the bound, give or take a block another process wrote after
+    // this one last counted.
+    let kept = kept_bytes(cache.path());
+    assert!(kept <= (8 << 20) + (4 << 20) + 4096, "{kept} bytes kept");
+
+    // A directory that cannot be made: one line, exit 1.
+    let t = TempDir::new("remote-cache-dir-refused");
+    let file = t.path().join("plain");
+    std::fs::write(&file, b"x").unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg(&url)
+        .arg(t.path())
+        .args(["-o", &format!("cache_dir={}/sub", file.display())])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cache_dir=") && err.contains("cannot create"),
+        "{err}"
+    );
+    assert!(!is_mounted(t.path()));
+}
+
+/// A prefix listed in pages of two (the server's page size): every page is
+/// read, the check at mount takes one request, and a level is listed once
+/// per refresh time, however many look at it.
+#[test]
+fn a_prefix_listed_in_many_pages_is_whole_and_listed_once() {
+    if !fuse_available("remote_prefix_pages") {
+        return;
+    }
+    let dir = TempDir::new("remote-prefix-pages");
+    let top = dir.path().join("bkt");
+    std::fs::create_dir_all(top.join("sub")).unwrap();
+    make_h5(&top.join("a.h5"), "f['v'] = np.arange(4, dtype='<i4')");
+    make_h5(&top.join("sub/c.h5"), "f['w'] = np.arange(3, dtype='u1')");
+    let mut names = vec!["a.h5".to_string(), "sub".to_string()];
+    for i in 0..7 {
+        std::fs::write(top.join(format!("x{i}.txt")), format!("{i}\n")).unwrap();
+        names.push(format!("x{i}.txt"));
+    }
+    names.sort();
+    let server = Server::start(dir.path(), &["--page", "2"]);
+    let lists = || {
+        get_json(&format!("{}/__server/stats", server.1))["lists"]
+            .as_u64()
+            .unwrap()
+    };
+    let m = Mount::with(
+        Path::new("s3://bkt/"),
+        &["-o", &format!("endpoint={},anonymous,refresh=1", server.1)],
+        &[],
+    );
+    assert_eq!(lists(), 1, "the check at mount reads one page");
+    let mut listed: Vec<String> = std::fs::read_dir(&m.mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, names);
+    // One listing: 9 entries in pages of 2.
+    assert_eq!(lists(), 1 + 5);
+    // Past the refresh time, eight files looked at again at once.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let threads: Vec<_> = names
+        .iter()
+        .take(8)
+        .map(|n| {
+            let path = m.path(n);
+            std::thread::spawn(move || std::fs::metadata(path).map(|md| md.is_dir()))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+    // Listed again once.
+    assert_eq!(lists(), 1 + 5 + 5);
+    assert!(m.path("a.h5").is_dir() && m.path("sub/c.h5").is_dir());
+    assert_eq!(std::fs::read(m.path("a.h5/v")).unwrap(), arange_i32(4));
+    assert_eq!(std::fs::read(m.path("sub/c.h5/w")).unwrap(), [0, 1, 2]);
+    assert_eq!(std::fs::read(m.path("x6.txt")).unwrap(), b"6\n");
+    assert!(m.finish());
+}
+
+fn arange_i32(n: i32) -> Vec<u8> {
+    (0..n).flat_map(|i| i.to_le_bytes()).collect()
 }

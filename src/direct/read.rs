@@ -1,7 +1,7 @@
 //! A dataset's direct read plan, and reads by it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -18,6 +18,11 @@ pub const MIN_DIRECT_CHUNK: u64 = 64 << 10;
 
 /// Chunks decoded ahead of a sequential reader, in the background.
 const PREFETCH: u64 = 2;
+
+/// Chunks located ahead of a sequential reader, in one question to the
+/// worker asked in the background: a worker that must first fetch part of
+/// the chunk index (from a remote file, say) then holds up no read.
+const LOCATE_AHEAD: usize = 64;
 
 /// Where a dataset's chunks come from (a libhdf5 worker).
 pub trait ChunkSource: Send + Sync {
@@ -90,6 +95,8 @@ pub struct Plan {
     /// Bytes before the HDF5 data in the file (chunk addresses count from there).
     base: u64,
     kind: Kind,
+    /// A background [`Plan::locate_ahead`] is under way.
+    locating: AtomicBool,
 }
 
 impl Plan {
@@ -150,6 +157,7 @@ impl Plan {
             shape,
             base,
             kind,
+            locating: AtomicBool::new(false),
         })
     }
 
@@ -192,13 +200,9 @@ impl Plan {
     /// Where the chunks at `grids` lie (file offsets), asking the worker only
     /// for those not asked before; None if never written.
     fn located(&self, io: &DirectIo, grids: &[Vec<u64>]) -> Result<Vec<Option<ChunkPlace>>> {
-        let found = match &self.kind {
-            Kind::Located { found, .. }
-            | Kind::Chunked {
-                found: Some(found), ..
-            } => found,
-            _ => return Err(self.error("chunks not located")),
-        };
+        let found = self
+            .places()
+            .ok_or_else(|| self.error("chunks not located"))?;
         let missing: Vec<Vec<u64>> = {
             let f = found.lock().unwrap_or_else(|e| e.into_inner());
             grids
@@ -227,7 +231,13 @@ impl Plan {
 
     /// Unfiltered 1-D chunks: each chunk's part of the range is one run in
     /// the file, read straight into place.
-    fn read_located_1d(&self, io: &DirectIo, chunk: u64, first: u64, end: u64) -> Result<Vec<u8>> {
+    fn read_located_1d(
+        self: &Arc<Self>,
+        io: &Arc<DirectIo>,
+        chunk: u64,
+        first: u64,
+        end: u64,
+    ) -> Result<Vec<u8>> {
         let Kind::Located { fill, .. } = &self.kind else {
             return Err(self.error("chunks not located"));
         };
@@ -237,6 +247,7 @@ impl Plan {
             .map(|g| vec![g])
             .collect();
         let places = self.located(io, &grids)?;
+        self.locate_ahead(io, &grids[0], &grids[grids.len() - 1]);
         let mut out = Vec::with_capacity(((end - first) * itemsize) as usize);
         // A run of the file not yet read: (offset, length). Runs of chunks
         // stored one after another are read with one pread.
@@ -368,12 +379,12 @@ impl Plan {
             .flat_map(|b| chunks_of_block(b, chunk))
             .filter(|g| seen.insert(g.clone()))
             .collect();
-        if matches!(
-            self.kind,
-            Kind::Located { .. } | Kind::Chunked { found: Some(_), .. }
-        ) {
-            // One question to the worker for every chunk of the request.
-            self.located(io, &needed)?;
+        if let (Some(_), Some(last)) = (self.places(), needed.last()) {
+            // One question to the worker for every chunk of the request and
+            // those about to be decoded after it.
+            let mut asked = needed.clone();
+            asked.extend(successors(last, &self.grid_dims(), PREFETCH as usize));
+            self.located(io, &asked)?;
         }
         let load = |grid: &Vec<u64>| -> Result<(Vec<u64>, Arc<Vec<u8>>)> {
             let d = io
@@ -386,8 +397,9 @@ impl Plan {
         } else {
             needed.iter().map(load).collect::<Result<_>>()?
         };
-        if let Some(last) = needed.last() {
-            self.prefetch_after(last, chunk, io);
+        if let (Some(first), Some(last)) = (needed.first(), needed.last()) {
+            self.prefetch_after(last, io);
+            self.locate_ahead(io, first, last);
         }
         let mut out = vec![0u8; ((end - first) as usize) * self.itemsize];
         let mut pos = 0usize;
@@ -412,29 +424,9 @@ impl Plan {
 
     /// Decode the chunks after `last` (in C order over the chunk grid) in
     /// the background, for a reader going on sequentially.
-    fn prefetch_after(self: &Arc<Self>, last: &[u64], chunk: &[u64], io: &Arc<DirectIo>) {
-        let grid_dims: Vec<u64> = self
-            .shape
-            .iter()
-            .zip(chunk)
-            .map(|(s, c)| s.div_ceil((*c).max(1)))
-            .collect();
-        let mut next = last.to_vec();
-        for _ in 0..PREFETCH {
-            // C-order successor on the chunk grid.
-            let mut d = next.len();
-            loop {
-                if d == 0 {
-                    return;
-                }
-                d -= 1;
-                next[d] += 1;
-                if next[d] < grid_dims[d] {
-                    break;
-                }
-                next[d] = 0;
-            }
-            let key = (self.uid, next.clone());
+    fn prefetch_after(self: &Arc<Self>, last: &[u64], io: &Arc<DirectIo>) {
+        for next in successors(last, &self.grid_dims(), PREFETCH as usize) {
+            let key = (self.uid, next);
             if io.cache.known(&key) {
                 continue;
             }
@@ -445,6 +437,104 @@ impl Plan {
             });
         }
     }
+
+    /// Where chunks were located, for plans that locate them.
+    fn places(&self) -> Option<&Mutex<Places>> {
+        match &self.kind {
+            Kind::Located { found, .. }
+            | Kind::Chunked {
+                found: Some(found), ..
+            } => Some(found),
+            _ => None,
+        }
+    }
+
+    /// Chunk positions along each dimension.
+    fn grid_dims(&self) -> Vec<u64> {
+        let chunk = match &self.kind {
+            Kind::Chunked { chunk, .. } | Kind::Located { chunk, .. } => chunk,
+            Kind::Contiguous { .. } => return Vec::new(),
+        };
+        self.shape
+            .iter()
+            .zip(chunk)
+            .map(|(s, c)| s.div_ceil((*c).max(1)))
+            .collect()
+    }
+
+    /// For a reader that came to the chunks `first..=last` of a read from
+    /// the chunk before them (it is located), locate the next
+    /// [`LOCATE_AHEAD`] chunks in one question, in the background, once
+    /// fewer than half of them are: a random reader starts nothing.
+    fn locate_ahead(self: &Arc<Self>, io: &Arc<DirectIo>, first: &[u64], last: &[u64]) {
+        let Some(found) = self.places() else {
+            return;
+        };
+        let dims = self.grid_dims();
+        let ahead = successors(last, &dims, LOCATE_AHEAD);
+        let wanted: Vec<Vec<u64>> = {
+            let f = found.lock().unwrap_or_else(|e| e.into_inner());
+            let from_behind = predecessor(first, &dims).is_some_and(|p| f.contains_key(&p));
+            let short = ahead
+                .get(LOCATE_AHEAD / 2)
+                .or(ahead.last())
+                .is_some_and(|g| !f.contains_key(g));
+            if !from_behind || !short {
+                return;
+            }
+            ahead.into_iter().filter(|g| !f.contains_key(g)).collect()
+        };
+        if self.locating.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (plan, io2) = (self.clone(), io.clone());
+        let started = std::thread::Builder::new()
+            .name("h5fs-locate".into())
+            .spawn(move || {
+                // A failure here is met again, and reported, by the read.
+                let _ = plan.located(&io2, &wanted);
+                plan.locating.store(false, Ordering::Release);
+            });
+        if started.is_err() {
+            self.locating.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// Up to `n` chunk positions after `grid`, in C order over a grid of
+/// `dims` positions per dimension.
+fn successors(grid: &[u64], dims: &[u64], n: usize) -> Vec<Vec<u64>> {
+    let mut next = grid.to_vec();
+    let mut out = Vec::with_capacity(n);
+    'outer: while out.len() < n {
+        let mut d = next.len();
+        loop {
+            if d == 0 || dims.len() != next.len() {
+                break 'outer;
+            }
+            d -= 1;
+            next[d] += 1;
+            if next[d] < dims[d] {
+                break;
+            }
+            next[d] = 0;
+        }
+        out.push(next.clone());
+    }
+    out
+}
+
+/// The chunk position before `grid` in C order, None for the first.
+fn predecessor(grid: &[u64], dims: &[u64]) -> Option<Vec<u64>> {
+    let mut prev = grid.to_vec();
+    for d in (0..prev.len()).rev() {
+        if prev[d] > 0 {
+            prev[d] -= 1;
+            return Some(prev);
+        }
+        prev[d] = dims.get(d)?.checked_sub(1)?;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -262,3 +262,58 @@ fn large_or_many_filtered_chunks_come_from_a_worker() {
     assert!(in_place(&plan(MAX_WHOLE_CHUNK, MAX_WHOLE_CHUNK)));
     assert!(!in_place(&plan(MAX_WHOLE_CHUNK + 1, MAX_WHOLE_CHUNK + 1)));
 }
+
+#[test]
+fn chunk_positions_step_in_c_order() {
+    let dims = [2, 3];
+    assert_eq!(
+        successors(&[0, 1], &dims, 3),
+        vec![vec![0, 2], vec![1, 0], vec![1, 1]]
+    );
+    assert_eq!(successors(&[1, 1], &dims, 5), vec![vec![1, 2]]);
+    assert!(successors(&[1, 2], &dims, 5).is_empty());
+    assert_eq!(predecessor(&[1, 0], &dims), Some(vec![0, 2]));
+    assert_eq!(predecessor(&[0, 1], &dims), Some(vec![0, 0]));
+    assert_eq!(predecessor(&[0, 0], &dims), None);
+}
+
+/// Wait for a background [`Plan::locate_ahead`] to end.
+fn settled(plan: &Plan) {
+    for _ in 0..500 {
+        if !plan.locating.load(Ordering::Acquire) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("locating ahead never ended");
+}
+
+#[test]
+fn a_sequential_reader_has_chunks_located_ahead_and_a_random_one_not() {
+    let n = 3 * LOCATE_AHEAD as u64;
+    let data: Vec<u8> = (0..n * C).map(|i| (i % 251) as u8).collect();
+    let places: Vec<(Vec<u64>, (u64, u64))> = (0..n).map(|g| (vec![g], (g * C, C))).collect();
+    let is_known = |plan: &Plan, g: u64| {
+        let f = plan.places().unwrap().lock().unwrap();
+        f.contains_key(&vec![g])
+    };
+
+    let (plan, io, _, chunks) = setup(&[n * C], &[C], data.clone(), &places, 0);
+    for g in 0..3 {
+        let got = plan.read(&io, g * C, (g + 1) * C).unwrap();
+        assert_eq!(got, data[(g * C) as usize..((g + 1) * C) as usize]);
+        settled(&plan);
+    }
+    // Coming from chunk 0, the read of chunk 1 located the next ones.
+    assert!(is_known(&plan, 1 + LOCATE_AHEAD as u64));
+    assert!(!is_known(&plan, 2 + LOCATE_AHEAD as u64));
+    assert_eq!(chunks.asked.load(Ordering::Relaxed), 2 + LOCATE_AHEAD);
+
+    let (plan, io, _, chunks) = setup(&[n * C], &[C], data, &places, 0);
+    for g in [100, 7, 150] {
+        plan.read(&io, g * C, g * C + 10).unwrap();
+        settled(&plan);
+    }
+    assert_eq!(chunks.asked.load(Ordering::Relaxed), 3);
+    assert!(!is_known(&plan, 101));
+}

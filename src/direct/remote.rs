@@ -4,20 +4,22 @@
 //! A read that continues where the last one ended (or lands in a block
 //! already asked for) is served from 4 MiB blocks, and the blocks after it
 //! are fetched meanwhile, several at once: a sequential reader waits on one
-//! round trip per window, not per read. Any other read asks for exactly its
-//! bytes. Blocks are few and bounded ([`KEEP`]), those behind the reader are
-//! dropped (a file read through keeps next to nothing); a failed block is
-//! dropped, so the next read asks again.
+//! round trip per window, not per read. The window opens as the reader goes
+//! on (1, 2, 4, ... [`WINDOW`] blocks at its first, second, third ... read in
+//! order), so a program that reads a file's first bytes only costs little.
+//! Any other read, the first included, asks for exactly its bytes (with
+//! `cache_dir=`, the blocks it falls in, no more, which are kept on disk).
+//! Blocks are few and bounded ([`KEEP`] per file, [`BUDGET`] in all), those
+//! behind the reader are dropped (a file read through keeps next to
+//! nothing); a failed block is dropped, so the next read asks again.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::source::ByteSource;
-use crate::remote::{Remote, Settings};
-
-/// Size of a read-ahead block.
-const BLOCK: u64 = 4 << 20;
+use crate::remote::{Remote, Settings, BLOCK};
 /// Blocks fetched ahead of a sequential reader.
 const WINDOW: u64 = 16;
 /// Blocks kept at most (fetched ahead or recently read).
@@ -26,6 +28,13 @@ const KEEP: usize = WINDOW as usize + 8;
 const BEHIND: u64 = 4;
 /// Longest a reader waits for a block (a request is bounded by 60 s).
 const WAIT: Duration = Duration::from_secs(90);
+/// Bytes of blocks every remote file of the process holds or has asked
+/// for, at most, before read-ahead waits for room (the blocks a read needs
+/// are asked for anyway).
+const BUDGET: u64 = 512 << 20;
+
+/// Bytes of blocks held or asked for, by every remote file of the process.
+static HELD: AtomicU64 = AtomicU64::new(0);
 
 enum Slot {
     Pending,
@@ -37,8 +46,28 @@ enum Slot {
 struct Blocks {
     slots: HashMap<u64, (Slot, u64)>,
     /// Where the last read ended.
-    last_end: u64,
+    last_end: Option<u64>,
+    /// Reads in order since the last that was not.
+    streak: u32,
     clock: u64,
+}
+
+impl Blocks {
+    /// Drop the blocks `keep` says no to; what they held is free again.
+    fn retain(&mut self, keep: impl FnMut(&u64, &mut (Slot, u64)) -> bool) {
+        let before = self.slots.len();
+        self.slots.retain(keep);
+        HELD.fetch_sub(
+            (before - self.slots.len()) as u64 * BLOCK,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+impl Drop for Blocks {
+    fn drop(&mut self) {
+        HELD.fetch_sub(self.slots.len() as u64 * BLOCK, Ordering::Relaxed);
+    }
 }
 
 /// A remote object (`http(s)://`, `s3://`), read by byte range at the ETag
@@ -66,13 +95,18 @@ impl RemoteFile {
         self.blocks.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Ask for block `i` unless it is there or asked for already.
-    fn start(&self, b: &mut Blocks, i: u64) {
+    /// Ask for block `i` unless it is there or asked for already, or it
+    /// is not `needed` (read ahead) and the [`BUDGET`] is spent.
+    fn start(&self, b: &mut Blocks, i: u64, needed: bool) {
         let size = self.remote.size();
         let start = i * BLOCK;
         if start >= size || b.slots.contains_key(&i) {
             return;
         }
+        if !needed && HELD.load(Ordering::Relaxed) + BLOCK > BUDGET {
+            return;
+        }
+        HELD.fetch_add(BLOCK, Ordering::Relaxed);
         b.clock += 1;
         b.slots.insert(i, (Slot::Pending, b.clock));
         let blocks = self.blocks.clone();
@@ -99,8 +133,7 @@ impl RemoteFile {
         // Blocks further away may be another reader's.
         let behind = wanted.start().saturating_sub(BEHIND);
         let passed = behind.saturating_sub(2 * WINDOW)..behind;
-        b.slots
-            .retain(|i, (s, _)| !passed.contains(i) || matches!(s, Slot::Pending));
+        b.retain(|i, (s, _)| !passed.contains(i) || matches!(s, Slot::Pending));
         while b.slots.len() > KEEP {
             let oldest = b
                 .slots
@@ -109,9 +142,9 @@ impl RemoteFile {
                 .min_by_key(|(_, (_, used))| *used)
                 .map(|(i, _)| *i);
             match oldest {
-                Some(i) => b.slots.remove(&i),
+                Some(i) => b.retain(|j, _| *j != i),
                 None => break,
-            };
+            }
         }
     }
 
@@ -132,11 +165,11 @@ impl RemoteFile {
                 }
                 Some((Slot::Failed(e), _)) => {
                     let e = e.clone();
-                    b.slots.remove(&i);
+                    b.retain(|j, _| *j != i);
                     return Err(std::io::Error::other(e));
                 }
                 Some((Slot::Pending, _)) => {}
-                None => self.start(&mut b, i),
+                None => self.start(&mut b, i, true),
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
@@ -162,9 +195,17 @@ impl ByteSource for RemoteFile {
         }
         let (first, last) = (offset / BLOCK, (end - 1) / BLOCK);
         let mut b = self.lock();
-        let in_order = offset.abs_diff(b.last_end) <= BLOCK || b.slots.contains_key(&first);
-        b.last_end = end;
-        if !in_order {
+        let in_order =
+            b.last_end.is_some_and(|e| offset.abs_diff(e) <= BLOCK) || b.slots.contains_key(&first);
+        b.last_end = Some(end);
+        b.streak = if in_order {
+            b.streak.saturating_add(1)
+        } else {
+            0
+        };
+        // With `cache_dir=` every read goes by blocks, which are kept there.
+        let keeps = self.remote.keeps_blocks();
+        if !in_order && !keeps {
             drop(b);
             let start = out.len();
             out.resize(start + len, 0);
@@ -176,10 +217,14 @@ impl ByteSource for RemoteFile {
                     std::io::Error::other(e)
                 });
         }
-        for i in first..=last + WINDOW {
-            self.start(&mut b, i);
+        let ahead = match b.streak {
+            0 => 0,
+            n => WINDOW.min(1 << (n - 1).min(WINDOW.ilog2())),
+        };
+        for i in first..=last + ahead {
+            self.start(&mut b, i, i <= last);
         }
-        Self::trim(&mut b, first..=last + WINDOW);
+        Self::trim(&mut b, first..=last + ahead);
         let start = out.len();
         for i in first..=last {
             let block = match self.wait(b, i) {
@@ -199,5 +244,71 @@ impl ByteSource for RemoteFile {
 
     fn size(&self) -> std::io::Result<u64> {
         Ok(self.remote.size())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes the server sent so far.
+    fn sent(url: &str) -> u64 {
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", "import sys, urllib.request\nprint(urllib.request.urlopen(sys.argv[1]).read().decode())"])
+            .arg(format!("{url}/__server/stats"))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["bytes"].as_u64().unwrap()
+    }
+
+    #[test]
+    fn the_window_opens_as_a_reader_goes_on_and_its_blocks_are_given_back() {
+        let dir = std::env::temp_dir().join(format!("h5fs-ahead-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let size = 40 << 20;
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.join("f.bin"), &data).unwrap();
+        let (mut server, url) = crate::remote::serve(&dir, &[]);
+        let result = std::panic::catch_unwind(|| {
+            let held = HELD.load(Ordering::Relaxed);
+            let f = RemoteFile::open(&format!("{url}/f.bin"), &Settings::default()).unwrap();
+            // A first read (as `head` or `file` makes) asks for its bytes only.
+            let mut out = Vec::new();
+            f.read_at(&mut out, 100, 0).unwrap();
+            assert_eq!(out, data[..100]);
+            assert_eq!(sent(&url), 100);
+            // Then 1, 2 and 4 blocks ahead.
+            let step = 128 << 10;
+            for k in 0..3 {
+                let at = 100 + k * step;
+                out.clear();
+                f.read_at(&mut out, step, at as u64).unwrap();
+                assert_eq!(out, data[at..at + step]);
+            }
+            assert!(HELD.load(Ordering::Relaxed) - held <= 5 * BLOCK);
+            // Read through: every block asked for, nothing wrong.
+            let mut at = 100 + 3 * step;
+            while at < size {
+                let n = step.min(size - at);
+                out.clear();
+                f.read_at(&mut out, n, at as u64).unwrap();
+                assert!(out == data[at..at + n], "bytes at {at}");
+                at += n;
+            }
+            drop(f);
+            // What the blocks held is free again once they arrive and go.
+            for _ in 0..100 {
+                if HELD.load(Ordering::Relaxed) == held {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert_eq!(HELD.load(Ordering::Relaxed), held);
+        });
+        let _ = server.kill();
+        let _ = server.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        result.unwrap();
     }
 }

@@ -37,24 +37,31 @@ pub struct Bucket {
     bucket: String,
     /// The prefix mounted: empty, or ending in `/`.
     prefix: String,
+    /// No key was under it at open.
+    empty: bool,
 }
 
 impl Bucket {
     /// The prefix of `url` (`s3://BUCKET`, `s3://BUCKET/` or
-    /// `s3://BUCKET/PREFIX/`); one listing checks that it can be read.
+    /// `s3://BUCKET/PREFIX/`); the first page of a listing under it (one
+    /// request, whatever the number of keys) checks that it can be read.
     pub fn open(url: &str, settings: &Settings) -> Result<Bucket, String> {
         let (bucket, prefix) = s3::split(url)
             .filter(|(_, k)| k.is_empty() || k.ends_with('/'))
             .ok_or_else(|| format!("{url}: not the URL of an S3 prefix (s3://BUCKET/PREFIX/)"))?;
         let (options, retry) = super::client_settings();
-        let b = Bucket {
+        let mut b = Bucket {
             runtime: runtime()?,
             store: s3::store(bucket, settings, options, retry)?.into(),
             bucket: bucket.to_string(),
             prefix: prefix.trim_start_matches('/').to_string(),
+            empty: true,
         };
-        match b.list("") {
-            Ok(_) => Ok(b),
+        match b.first_key() {
+            Ok(key) => {
+                b.empty = key.is_none();
+                Ok(b)
+            }
             Err(e) if e.contains("NoSuchBucket") || e.ends_with("(HTTP 404)") => {
                 Err(format!("s3://{bucket}: no such bucket (HTTP 404)"))
             }
@@ -63,6 +70,26 @@ impl Bucket {
             )),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether no key was under the prefix when opened.
+    pub fn is_empty(&self) -> bool {
+        self.empty
+    }
+
+    /// A key under the prefix, from the first page of its listing.
+    fn first_key(&self) -> Result<Option<String>, String> {
+        let at = self.prefix.trim_end_matches('/');
+        let at = (!at.is_empty()).then(|| store_path(at));
+        let shown = self.url("");
+        let mut keys = self.store.list(at.as_ref());
+        let first = std::future::poll_fn(move |cx| keys.as_mut().poll_next(cx));
+        let key = self
+            .runtime
+            .block_on(bounded(&shown, REQUEST_LIMIT, async {
+                first.await.transpose()
+            }))?;
+        Ok(key.map(|meta| meta.location.to_string()))
     }
 
     /// The URL of the object at `rel` (a path below the prefix).

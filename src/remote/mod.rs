@@ -7,10 +7,12 @@
 //! (never a mix of old and new bytes).
 
 mod bucket;
+mod disk;
 mod profile;
 mod s3;
 
 pub use bucket::{Bucket, Item};
+pub use disk::DiskCache;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -22,6 +24,18 @@ use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStore
 
 /// Longest a request may take, retries included.
 const REQUEST_LIMIT: Duration = Duration::from_secs(60);
+
+/// Blocks of an object are this long, counted from its start: the unit of
+/// read-ahead, of libhdf5's metadata cache, and of `cache_dir=`.
+pub const BLOCK: u64 = 4 << 20;
+
+/// Default bound of `cache_dir=`, in MiB.
+pub const DEFAULT_CACHE_DIR_MIB: u64 = 1024;
+
+/// A read of more than this that a caller waits for is asked as parts of
+/// it, all at once: one stream from object storage is slower (some 90 MiB/s
+/// from S3) than several.
+const PART: u64 = 1 << 20;
 
 /// How remote objects are reached: the mount options about them (no
 /// secrets: those come from the environment and the AWS files).
@@ -35,6 +49,10 @@ pub struct Settings {
     pub anonymous: bool,
     /// `cache=MIB`: metadata blocks kept per file (src/h5/vfd.rs).
     pub cache_mib: Option<u32>,
+    /// `cache_dir=PATH` (absolute): blocks kept on disk ([`DiskCache`]).
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// `cache_dir_mib=MIB`: their bound.
+    pub cache_dir_mib: Option<u64>,
 }
 
 impl Settings {
@@ -45,6 +63,8 @@ impl Settings {
             "region": self.region,
             "anonymous": self.anonymous,
             "cache_mib": self.cache_mib,
+            "cache_dir": self.cache_dir,
+            "cache_dir_mib": self.cache_dir_mib,
         })
         .to_string()
     }
@@ -64,7 +84,17 @@ impl Settings {
                 .get("cache_mib")
                 .and_then(|c| c.as_u64())
                 .and_then(|c| c.try_into().ok()),
+            cache_dir: text("cache_dir").map(Into::into),
+            cache_dir_mib: v.get("cache_dir_mib").and_then(|c| c.as_u64()),
         }
+    }
+
+    /// The `cache_dir=` of these settings, made ready (None without one).
+    pub fn disk_cache(&self) -> Result<Option<Arc<DiskCache>>, String> {
+        self.cache_dir
+            .as_deref()
+            .map(|d| DiskCache::shared(d, self.cache_dir_mib.unwrap_or(DEFAULT_CACHE_DIR_MIB)))
+            .transpose()
     }
 }
 
@@ -125,6 +155,8 @@ pub struct Remote {
     shown: String,
     size: u64,
     etag: Option<String>,
+    /// `cache_dir=`, and what names this version of the object there.
+    disk: Option<(Arc<DiskCache>, String)>,
 }
 
 impl Remote {
@@ -165,10 +197,23 @@ impl Remote {
             shown,
             size: 0,
             etag: None,
+            disk: None,
         };
         let meta = r.run(r.store.head(&r.path))?;
         r.size = meta.size;
         r.etag = meta.e_tag;
+        let id = disk::identity(
+            settings.endpoint.as_deref(),
+            &r.shown,
+            r.etag.as_deref(),
+            r.size,
+        );
+        // Checked at mount; should it fail later, reads go on without it.
+        let disk = settings.disk_cache().unwrap_or_else(|e| {
+            log::warn!("{e}");
+            None
+        });
+        r.disk = disk.zip(id);
         Ok(r)
     }
 
@@ -190,7 +235,8 @@ impl Remote {
             .block_on(bounded(&self.shown, REQUEST_LIMIT, f))
     }
 
-    /// The bytes of `range` (within the object), as they were when opened.
+    /// The bytes of `range` (within the object), as they were when opened;
+    /// more than [`PART`] is asked in parts at once.
     pub fn read(&self, range: Range<u64>, buf: &mut [u8]) -> Result<(), String> {
         if (range.end.saturating_sub(range.start)) as usize != buf.len() {
             return Err(format!(
@@ -198,12 +244,47 @@ impl Remote {
                 self.shown
             ));
         }
-        if buf.is_empty() {
+        let kept = self.kept(&range);
+        if let Some(bytes) = kept.and_then(|(c, id, i)| c.get(id, i, buf.len())) {
+            buf.copy_from_slice(&bytes);
             return Ok(());
         }
-        let bytes = self.runtime.block_on(self.get(range)?)?;
-        buf.copy_from_slice(&bytes);
+        let parts = (range.start..range.end)
+            .step_by(PART as usize)
+            .map(|at| self.get(at..(at + PART).min(range.end)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let asked: Vec<_> = parts.into_iter().map(|p| self.runtime.spawn(p)).collect();
+        let mut failed = None;
+        for (part, out) in asked.into_iter().zip(buf.chunks_mut(PART as usize)) {
+            // Every part is waited for, so none outlives the read.
+            match self.runtime.block_on(part) {
+                Ok(Ok(bytes)) => out.copy_from_slice(&bytes),
+                Ok(Err(e)) => failed = failed.or(Some(e)),
+                Err(e) => failed = failed.or(Some(format!("{}: {e}", self.shown))),
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if let Some((c, id, i)) = kept {
+            c.put(id, i, buf);
+        }
         Ok(())
+    }
+
+    /// For a whole block of the object (see [`BLOCK`]) with `cache_dir=`:
+    /// the cache, the object's name there and the block's index.
+    fn kept(&self, range: &Range<u64>) -> Option<(&Arc<DiskCache>, &str, u64)> {
+        let (cache, id) = self.disk.as_ref()?;
+        let whole = range.start % BLOCK == 0
+            && range.start < self.size
+            && range.end == (range.start + BLOCK).min(self.size);
+        whole.then_some((cache, id.as_str(), range.start / BLOCK))
+    }
+
+    /// Whether blocks are kept on disk (`cache_dir=`).
+    pub fn keeps_blocks(&self) -> bool {
+        self.disk.is_some()
     }
 
     /// Fetch `range` in the background; `done` gets the bytes or why not.
@@ -214,12 +295,25 @@ impl Remote {
     ) {
         // `done` runs on the runtime either way, never in the caller, which
         // may hold what `done` takes.
+        let kept = self
+            .kept(&range)
+            .map(|(c, id, i)| (c.clone(), id.to_string(), i));
+        let len = (range.end.saturating_sub(range.start)) as usize;
         let request = self.get(range);
         drop(self.runtime.spawn(async move {
-            done(match request {
+            if let Some((c, id, i)) = &kept {
+                if let Some(bytes) = c.get(id, *i, len) {
+                    return done(Ok(bytes));
+                }
+            }
+            let got = match request {
                 Ok(f) => f.await,
                 Err(e) => Err(e),
-            })
+            };
+            if let (Ok(bytes), Some((c, id, i))) = (&got, &kept) {
+                c.put(id, *i, bytes);
+            }
+            done(got)
         }));
     }
 
@@ -277,8 +371,8 @@ pub fn probe(url: &str, settings: &Settings) -> Result<(), String> {
             }
             // A prefix named without its `/`.
             let prefix = format!("{url}/");
-            let under = Bucket::open(&prefix, settings).and_then(|b| b.list(""));
-            if s3::split(url).is_some() && under.is_ok_and(|l| !l.is_empty()) {
+            let under = Bucket::open(&prefix, settings);
+            if s3::split(url).is_some() && under.is_ok_and(|b| !b.is_empty()) {
                 return Err(format!(
                     "{url}: a prefix, not an object: mount {prefix} for every object under it"
                 ));
@@ -362,11 +456,32 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// tests/python/range_server.py serving `dir` on 127.0.0.1 with `args`;
+/// its URL. For tests.
+#[cfg(test)]
+pub(crate) fn serve(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/range_server.py"
+        ))
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
 
     #[test]
     fn user_names_and_passwords_are_not_shown() {
@@ -378,42 +493,32 @@ mod tests {
         assert_eq!(redact("not a url"), "not a url");
     }
 
-    /// tests/python/range_server.py serving `dir` on 127.0.0.1; its URL.
-    fn serve(dir: &std::path::Path) -> (std::process::Child, String) {
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/python/range_server.py"
-            ))
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        (child, line.trim().to_string())
-    }
-
     #[test]
     fn ranges_of_an_http_object_and_a_replaced_one() {
         let dir = std::env::temp_dir().join(format!("h5fs-remote-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        // Long enough for reads in several parts.
+        let size = 2 * PART as usize + 1234;
+        let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
         std::fs::write(dir.join("f.bin"), &data).unwrap();
-        let (mut server, url) = serve(&dir);
+        let (mut server, url) = serve(&dir, &[]);
         let r = Remote::open(&format!("{url}/f.bin"), &Settings::default());
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let r = r.unwrap();
-            assert_eq!(r.size(), 100_000);
+            assert_eq!(r.size(), size as u64);
             let mut buf = vec![0u8; 1000];
             r.read(5000..6000, &mut buf).unwrap();
             assert_eq!(buf, data[5000..6000]);
-            assert!(r.read(99_500..100_500, &mut vec![0u8; 1000]).is_err());
+            let mut all = vec![0u8; size - 7];
+            r.read(7..size as u64, &mut all).unwrap();
+            assert!(all == data[7..], "a read in parts came back wrong");
+            let end = size as u64;
+            assert!(r.read(end - 500..end + 500, &mut vec![0u8; 1000]).is_err());
             // Replaced: its ETag changes, and the read says so.
-            std::fs::write(dir.join("f.bin"), vec![1u8; 100_000]).unwrap();
+            std::fs::write(dir.join("f.bin"), vec![1u8; size]).unwrap();
             let e = r.read(0..10, &mut [0u8; 10]).unwrap_err();
+            assert!(e.contains("changed since it was opened"), "{e}");
+            let e = r.read(0..end, &mut vec![0u8; size]).unwrap_err();
             assert!(e.contains("changed since it was opened"), "{e}");
             assert!(Remote::open(&format!("{url}/missing.bin"), &Settings::default()).is_err());
         }));

@@ -3,11 +3,11 @@
 on 127.0.0.1 with Range requests (206), HEAD, an ETag from size and mtime, and
 If-Match (412). It also answers as a path-style S3 server without
 authentication (every request is accepted): `/BUCKET/KEY` is DIR/BUCKET/KEY,
-and `GET /BUCKET?...` lists the bucket (ListObjects v1 and v2, with prefix and
-delimiter, in one page), so that S3 clients (h5fs, s3fs-fuse) read the same
-files.
+and `GET /BUCKET?...` lists the bucket (ListObjects v1 and v2, with prefix,
+delimiter, max-keys and pages: at most --page N entries, 1000 by default), so
+that S3 clients (h5fs, s3fs-fuse) read the same files.
 
-Usage: range_server.py DIR [--no-ranges] [--latency MS] [--rate MIB]
+Usage: range_server.py DIR [--no-ranges] [--latency MS] [--rate MIB] [--page N]
 Prints its base URL (http://127.0.0.1:PORT) on the first line, then serves until
 killed. With --no-ranges it ignores Range headers and sends whole files (200),
 as servers without range support do.
@@ -18,7 +18,8 @@ sent at no more than --rate MiB/s each (a single stream's bandwidth; answers in
 parallel each get it). Files are sent with sendfile(2), so a range costs only
 its bytes. Control: POST /__server/plan {"latency_ms": L, "rate_mib": R} sets
 both and zeroes the counts; GET /__server/stats gives
-{"requests": N, "bytes": N, "by_method": {...}}.
+{"requests": N, "bytes": N, "lists": N, "by_method": {...}} (lists: listing
+pages answered).
 """
 import email.utils
 import http.server
@@ -43,6 +44,8 @@ class Counts:
     by_method = {}
     latency = 0.0
     rate = 0.0  # bytes per second; 0: unlimited
+    page = 1000  # entries of a listing page, at most
+    lists = 0
 
     @classmethod
     def count(cls, method):
@@ -128,20 +131,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     prefixes.add(prefix + rest.split(delim, 1)[0] + delim)
                 else:
                     keys.append((key, os.stat(os.path.join(d, f))))
+        # Keys and prefixes in one order, as S3 pages them; a page starts
+        # after the marker (v1), the continuation token or start-after (v2).
+        v2 = query.get("list-type", [""])[0] == "2"
+        after = (query.get("continuation-token") or query.get("start-after")
+                 or query.get("marker") or [""])[0]
+        entries = sorted([(key, st) for key, st in keys] + [(p, None) for p in prefixes],
+                         key=lambda e: e[0])
+        entries = [e for e in entries if e[0] > after]
+        most = min(int(query.get("max-keys", ["1000"])[0]), Counts.page)
+        page, truncated = entries[:most], len(entries) > most
+        with Counts.lock:
+            Counts.lists += 1
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
                '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
-               "<Name>%s</Name><Prefix>%s</Prefix><Marker></Marker><MaxKeys>1000</MaxKeys>"
-               % (escape(name), escape(prefix)),
-               "<KeyCount>%d</KeyCount>" % (len(keys) + len(prefixes)),
+               "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys>"
+               % (escape(name), escape(prefix), most),
+               "<KeyCount>%d</KeyCount>" % len(page),
                "<Delimiter>%s</Delimiter>" % escape(delim) if delim else "",
-               "<IsTruncated>false</IsTruncated>"]
-        for key, st in sorted(keys):
+               "<IsTruncated>%s</IsTruncated>" % ("true" if truncated else "false")]
+        if truncated:
+            out.append(("<NextContinuationToken>%s</NextContinuationToken>" if v2
+                        else "<NextMarker>%s</NextMarker>") % escape(page[-1][0]))
+        for key, st in page:
+            if st is None:
+                out.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % escape(key))
+                continue
             when = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(st.st_mtime))
             out.append("<Contents><Key>%s</Key><LastModified>%s</LastModified>"
                        "<ETag>%s</ETag><Size>%d</Size><StorageClass>STANDARD</StorageClass>"
                        "</Contents>" % (escape(key), when, escape(etag_of(st)), st.st_size))
-        for p in sorted(prefixes):
-            out.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % escape(p))
         out.append("</ListBucketResult>")
         self.send_body(200, "".join(out).encode())
 
@@ -152,9 +171,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 Counts.latency = plan.get("latency_ms", 0) / 1000
                 Counts.rate = plan.get("rate_mib", 0) * 2**20
                 Counts.requests, Counts.bytes, Counts.by_method = 0, 0, {}
+                Counts.lists = 0
         with Counts.lock:
             stats = {"requests": Counts.requests, "bytes": Counts.bytes,
-                     "by_method": dict(Counts.by_method)}
+                     "lists": Counts.lists, "by_method": dict(Counts.by_method)}
         self.send_body(200, json.dumps(stats).encode(), "application/json")
 
     def answer(self):
@@ -236,7 +256,8 @@ def main():
     args = sys.argv[2:]
     Handler.ranges = "--no-ranges" not in args
     for flag, setter in (("--latency", lambda v: setattr(Counts, "latency", v / 1000)),
-                         ("--rate", lambda v: setattr(Counts, "rate", v * 2**20))):
+                         ("--rate", lambda v: setattr(Counts, "rate", v * 2**20)),
+                         ("--page", lambda v: setattr(Counts, "page", int(v)))):
         if flag in args:
             setter(float(args[args.index(flag) + 1]))
     server = Server(("127.0.0.1", 0), Handler)
