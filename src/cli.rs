@@ -336,8 +336,13 @@ pub fn parse_options(args: &[String]) -> Result<MountOptions, String> {
             ("cache", Some(v)) => o.remote.cache_mib = Some(positive(key, v)?),
             ("cache_dir", Some(v)) if !v.is_empty() => {
                 // Absolute now: a daemon in the background runs elsewhere.
-                o.remote.cache_dir =
-                    Some(std::path::absolute(v).map_err(|e| format!("cache_dir={v}: {e}"))?)
+                let path = std::path::absolute(v).map_err(|e| format!("cache_dir={v}: {e}"))?;
+                if path.to_str().is_none() {
+                    return Err(format!(
+                        "cache_dir={v}: the directory's full name is not UTF-8 text"
+                    ));
+                }
+                o.remote.cache_dir = Some(path)
             }
             ("cache_dir_mib", Some(v)) => {
                 o.remote.cache_dir_mib = Some(u64::from(positive(key, v)?))

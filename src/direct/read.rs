@@ -491,9 +491,16 @@ impl Plan {
         let started = std::thread::Builder::new()
             .name("h5fs-locate".into())
             .spawn(move || {
+                // Ends the turn however the thread ends.
+                struct Done<'a>(&'a AtomicBool);
+                impl Drop for Done<'_> {
+                    fn drop(&mut self) {
+                        self.0.store(false, Ordering::Release);
+                    }
+                }
+                let _done = Done(&plan.locating);
                 // A failure here is met again, and reported, by the read.
                 let _ = plan.located(&io2, &wanted);
-                plan.locating.store(false, Ordering::Release);
             });
         if started.is_err() {
             self.locating.store(false, Ordering::Release);

@@ -9,14 +9,15 @@
 //! order), so a program that reads a file's first bytes only costs little.
 //! Any other read, the first included, asks for exactly its bytes (with
 //! `cache_dir=`, the blocks it falls in, no more, which are kept on disk).
-//! Blocks are few and bounded ([`KEEP`] per file, [`BUDGET`] in all), those
-//! behind the reader are dropped (a file read through keeps next to
+//! Blocks are few and bounded ([`KEEP`] per file, [`BUDGET`] in all: past
+//! it, read-ahead stops and the blocks of the files read least recently go),
+//! those behind the reader are dropped (a file read through keeps next to
 //! nothing); a failed block is dropped, so the next read asks again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use super::source::ByteSource;
 use crate::remote::{Remote, Settings, BLOCK};
@@ -29,12 +30,17 @@ const BEHIND: u64 = 4;
 /// Longest a reader waits for a block (a request is bounded by 60 s).
 const WAIT: Duration = Duration::from_secs(90);
 /// Bytes of blocks every remote file of the process holds or has asked
-/// for, at most, before read-ahead waits for room (the blocks a read needs
-/// are asked for anyway).
+/// for: past this, read-ahead stops and the blocks of the files read least
+/// recently are dropped (the blocks a read needs are asked for anyway).
 const BUDGET: u64 = 512 << 20;
 
 /// Bytes of blocks held or asked for, by every remote file of the process.
 static HELD: AtomicU64 = AtomicU64::new(0);
+
+type Shared = (Mutex<Blocks>, Condvar);
+
+/// Every remote file of the process, to take room from.
+static FILES: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 enum Slot {
     Pending,
@@ -50,6 +56,8 @@ struct Blocks {
     /// Reads in order since the last that was not.
     streak: u32,
     clock: u64,
+    /// When last read.
+    used: Option<Instant>,
 }
 
 impl Blocks {
@@ -74,16 +82,49 @@ impl Drop for Blocks {
 /// it had when opened (src/remote).
 pub struct RemoteFile {
     remote: Arc<Remote>,
-    blocks: Arc<(Mutex<Blocks>, Condvar)>,
+    blocks: Arc<Shared>,
 }
 
 impl RemoteFile {
     pub fn open(url: &str, settings: &Settings) -> std::io::Result<RemoteFile> {
         let remote = Remote::open(url, settings).map_err(std::io::Error::other)?;
+        let blocks: Arc<Shared> = Arc::default();
+        let mut files = FILES.lock().unwrap_or_else(|e| e.into_inner());
+        files.retain(|f| f.strong_count() > 0);
+        files.push(Arc::downgrade(&blocks));
         Ok(RemoteFile {
             remote: Arc::new(remote),
-            blocks: Arc::default(),
+            blocks,
         })
+    }
+
+    /// Past [`BUDGET`], drop the blocks (those not in flight) of the other
+    /// files, least recently read first, until a quarter of it is free. A
+    /// file busy meanwhile is passed over.
+    fn make_room(&self) {
+        if HELD.load(Ordering::Relaxed) <= BUDGET {
+            return;
+        }
+        let others: Vec<Arc<Shared>> = FILES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|f| !Arc::ptr_eq(f, &self.blocks))
+            .collect();
+        let mut by_use: Vec<(Option<Instant>, &Arc<Shared>)> = others
+            .iter()
+            .filter_map(|f| f.0.try_lock().ok().map(|b| (b.used, f)))
+            .collect();
+        by_use.sort_by_key(|(used, _)| *used);
+        for (_, f) in by_use {
+            if HELD.load(Ordering::Relaxed) <= BUDGET / 4 * 3 {
+                break;
+            }
+            if let Ok(mut b) = f.0.try_lock() {
+                b.retain(|_, (s, _)| matches!(s, Slot::Pending));
+            }
+        }
     }
 
     /// The version of the object read ([`crate::remote::version_id`]).
@@ -103,10 +144,12 @@ impl RemoteFile {
         if start >= size || b.slots.contains_key(&i) {
             return;
         }
-        if !needed && HELD.load(Ordering::Relaxed) + BLOCK > BUDGET {
+        let room = HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| {
+            (needed || h + BLOCK <= BUDGET).then_some(h + BLOCK)
+        });
+        if room.is_err() {
             return;
         }
-        HELD.fetch_add(BLOCK, Ordering::Relaxed);
         b.clock += 1;
         b.slots.insert(i, (Slot::Pending, b.clock));
         let blocks = self.blocks.clone();
@@ -194,7 +237,9 @@ impl ByteSource for RemoteFile {
             return Ok(());
         }
         let (first, last) = (offset / BLOCK, (end - 1) / BLOCK);
+        self.make_room();
         let mut b = self.lock();
+        b.used = Some(Instant::now());
         let in_order =
             b.last_end.is_some_and(|e| offset.abs_diff(e) <= BLOCK) || b.slots.contains_key(&first);
         b.last_end = Some(end);
@@ -305,6 +350,44 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(20));
             }
             assert_eq!(HELD.load(Ordering::Relaxed), held);
+
+            // Past the budget, another file's read takes the blocks of the
+            // file read least recently (all but those in flight).
+            let url = format!("{url}/f.bin");
+            let (a, b) = (
+                RemoteFile::open(&url, &Settings::default()).unwrap(),
+                RemoteFile::open(&url, &Settings::default()).unwrap(),
+            );
+            for k in 0..4 {
+                out.clear();
+                a.read_at(&mut out, step, (k * step) as u64).unwrap();
+            }
+            let ready = |f: &RemoteFile| {
+                f.lock()
+                    .slots
+                    .values()
+                    .filter(|(s, _)| matches!(s, Slot::Ready(_)))
+                    .count()
+            };
+            // Every block of `a` arrived (those in flight are not taken).
+            for _ in 0..250 {
+                let pending = a
+                    .lock()
+                    .slots
+                    .values()
+                    .any(|(s, _)| matches!(s, Slot::Pending));
+                if !pending {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(ready(&a) > 0);
+            HELD.fetch_add(BUDGET, Ordering::Relaxed);
+            out.clear();
+            b.read_at(&mut out, 100, 0).unwrap();
+            HELD.fetch_sub(BUDGET, Ordering::Relaxed);
+            assert_eq!(ready(&a), 0);
+            assert_eq!(out, data[..100]);
         });
         let _ = server.kill();
         let _ = server.wait();

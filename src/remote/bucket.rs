@@ -52,7 +52,7 @@ impl Bucket {
         let (options, retry) = super::client_settings();
         let mut b = Bucket {
             runtime: runtime()?,
-            store: s3::store(bucket, settings, options, retry)?.into(),
+            store: s3::store(bucket, settings, options, retry)?.0.into(),
             bucket: bucket.to_string(),
             prefix: prefix.trim_start_matches('/').to_string(),
             empty: true,

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -29,6 +30,8 @@ const RECOUNT: Duration = Duration::from_secs(1);
 
 pub struct DiskCache {
     dir: PathBuf,
+    /// Who the blocks belong to (this process's user).
+    owner: u32,
     limit: u64,
     /// Bytes of blocks in the directory as this process last counted them
     /// (when), plus what it wrote since. Other processes write too: counted
@@ -61,27 +64,58 @@ impl DiskCache {
             |what: &str, e: std::io::Error| format!("cache_dir={}: {what}: {e}", dir.display());
         std::fs::DirBuilder::new()
             .recursive(true)
+            .mode(0o700)
             .create(&sub)
             .map_err(|e| fail("cannot create it", e))?;
+        let owner = crate::sys::ids().0;
+        let meta = std::fs::metadata(&sub).map_err(|e| fail("cannot read it", e))?;
+        if meta.uid() != owner || meta.mode() & 0o022 != 0 {
+            return Err(format!(
+                "cache_dir={}: {} belongs to another user or others may write in it: \
+                 its blocks could be anyone's",
+                dir.display(),
+                sub.display()
+            ));
+        }
         let cache = DiskCache {
             dir: sub,
+            owner,
             limit,
             estimate: Mutex::new((0, Instant::now())),
             seq: AtomicU64::new(0),
             warned: AtomicBool::new(false),
         };
         // Can blocks be written there?
-        let probe = cache.aside();
-        File::create(&probe).map_err(|e| fail("cannot write in it", e))?;
+        let (probe, _) = cache.aside().map_err(|e| fail("cannot write in it", e))?;
         let _ = std::fs::remove_file(&probe);
         *cache.estimate.lock().unwrap_or_else(|e| e.into_inner()) = (cache.trim(), Instant::now());
         Ok(cache)
     }
 
-    /// A new name to write a block under before it is renamed into place.
-    fn aside(&self) -> PathBuf {
-        let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.dir.join(format!(".tmp-{}-{n}", std::process::id()))
+    /// A new file (0600) to write a block in before it is renamed into
+    /// place, never one another process writes (processes of other PID
+    /// namespaces may share the directory).
+    fn aside(&self) -> std::io::Result<(PathBuf, File)> {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut tries = 0;
+        loop {
+            let n = self.seq.fetch_add(1, Ordering::Relaxed);
+            let path = self
+                .dir
+                .join(format!(".tmp-{}-{n}-{nanos}", std::process::id()));
+            match File::options()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(f) => return Ok((path, f)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn path(&self, object: &str, index: u64) -> PathBuf {
@@ -97,7 +131,8 @@ impl DiskCache {
         let path = self.path(object, index);
         let mut f = File::open(&path).ok()?;
         let expect = header(object, index, len as u64, 0).len() as u64 + len as u64;
-        if f.metadata().ok()?.len() != expect {
+        let meta = f.metadata().ok()?;
+        if meta.len() != expect || meta.uid() != self.owner {
             return None;
         }
         let mut head = vec![0u8; (expect - len as u64) as usize];
@@ -119,16 +154,18 @@ impl DiskCache {
     /// Keep block `index` of `object`; a failure (a full disk) is logged
     /// once and otherwise ignored: the cache is only a cache.
     pub fn put(&self, object: &str, index: u64, bytes: &[u8]) {
-        let aside = self.aside();
         let head = header(object, index, bytes.len() as u64, libdeflater::crc32(bytes));
-        let written = File::create(&aside)
-            .and_then(|mut f| {
-                f.write_all(&head)?;
-                f.write_all(bytes)
-            })
-            .and_then(|()| std::fs::rename(&aside, self.path(object, index)));
+        let mut aside = None;
+        let written = self.aside().and_then(|(path, mut f)| {
+            aside = Some(path.clone());
+            f.write_all(&head)?;
+            f.write_all(bytes)?;
+            std::fs::rename(&path, self.path(object, index))
+        });
         if let Err(e) = written {
-            let _ = std::fs::remove_file(&aside);
+            if let Some(path) = aside {
+                let _ = std::fs::remove_file(path);
+            }
             if !self.warned.swap(true, Ordering::Relaxed) {
                 log::warn!("cache_dir {}: cannot keep a block: {e}", self.dir.display());
             }
@@ -154,11 +191,14 @@ impl DiskCache {
             let name = name.to_string_lossy();
             let Ok(meta) = e.metadata() else { continue };
             let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-            if name.starts_with(".tmp-") {
+            if meta.uid() != self.owner || !meta.is_file() {
+                continue;
+            }
+            if is_aside_name(&name) {
                 if now.duration_since(used).is_ok_and(|age| age > STALE) {
                     let _ = std::fs::remove_file(e.path());
                 }
-            } else if is_block_name(&name) && meta.is_file() {
+            } else if is_block_name(&name) {
                 blocks.push((used, meta.len(), e.path()));
             }
         }
@@ -204,6 +244,16 @@ fn header(object: &str, index: u64, len: u64, crc: u32) -> Vec<u8> {
     h.extend_from_slice(&len.to_le_bytes());
     h.extend_from_slice(&crc.to_le_bytes());
     h
+}
+
+/// `.tmp-PID-N-NANOS`, a block being written.
+fn is_aside_name(name: &str) -> bool {
+    name.strip_prefix(".tmp-").is_some_and(|rest| {
+        rest.split('-').count() == 3
+            && rest
+                .split('-')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// `HASH-INDEX`: 16 hex digits, a dash, decimal digits.
@@ -279,6 +329,27 @@ mod tests {
             "{kept:?}"
         );
         assert!(dir.join(SUB).join("notes.txt").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_blocks_are_the_users_own() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("own");
+        let c = DiskCache::open(&dir, 1 << 20).unwrap();
+        let o = identity(None, "s3://b/k", Some("x"), 1).unwrap();
+        c.put(&o, 0, b"abc");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join(SUB)), 0o700);
+        assert_eq!(mode(&c.path(&o, 0)), 0o600);
+        assert!(
+            is_aside_name(".tmp-12-3-456") && !is_aside_name(".tmp-x") && !is_aside_name(".tmpfoo")
+        );
+        // A directory others may write in is refused.
+        drop(c);
+        std::fs::set_permissions(dir.join(SUB), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = DiskCache::open(&dir, 1 << 20).err().unwrap();
+        assert!(e.contains("others may write"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -33,9 +33,10 @@ pub const BLOCK: u64 = 4 << 20;
 pub const DEFAULT_CACHE_DIR_MIB: u64 = 1024;
 
 /// A read of more than this that a caller waits for is asked as parts of
-/// it, all at once: one stream from object storage is slower (some 90 MiB/s
-/// from S3) than several.
+/// it, [`PARTS_AT_ONCE`] at a time: one stream from object storage is slower
+/// (some 90 MiB/s from S3) than several.
 const PART: u64 = 1 << 20;
+const PARTS_AT_ONCE: usize = 16;
 
 /// How remote objects are reached: the mount options about them (no
 /// secrets: those come from the environment and the AWS files).
@@ -165,12 +166,14 @@ impl Remote {
     pub fn open(url: &str, settings: &Settings) -> Result<Remote, String> {
         let shown = redact(url);
         let (options, retry) = client_settings();
-        let (store, name): (Arc<dyn ObjectStore>, &str) =
+        // The server, for S3 (an http(s) URL names its own).
+        let (store, name, server): (Arc<dyn ObjectStore>, &str, Option<String>) =
             if let Some((bucket, key)) = s3::split(url) {
                 if key.is_empty() || key.ends_with('/') {
                     return Err(format!("{shown}: not the URL of an object"));
                 }
-                (s3::store(bucket, settings, options, retry)?.into(), key)
+                let (store, server) = s3::store(bucket, settings, options, retry)?;
+                (store.into(), key, Some(server))
             } else {
                 let (base, name) = match url.rsplit_once('/') {
                     Some((b, n)) if !n.is_empty() && is_url(url) => (b, n),
@@ -186,7 +189,7 @@ impl Remote {
                     .with_retry(retry)
                     .build()
                     .map_err(|e| format!("{shown}: {e}"))?;
-                (Arc::new(store), name)
+                (Arc::new(store), name, None)
             };
         let mut r = Remote {
             runtime: runtime()?,
@@ -202,12 +205,7 @@ impl Remote {
         let meta = r.run(r.store.head(&r.path))?;
         r.size = meta.size;
         r.etag = meta.e_tag;
-        let id = disk::identity(
-            settings.endpoint.as_deref(),
-            &r.shown,
-            r.etag.as_deref(),
-            r.size,
-        );
+        let id = disk::identity(server.as_deref(), &r.shown, r.etag.as_deref(), r.size);
         // Checked at mount; should it fail later, reads go on without it.
         let disk = settings.disk_cache().unwrap_or_else(|e| {
             log::warn!("{e}");
@@ -236,11 +234,17 @@ impl Remote {
     }
 
     /// The bytes of `range` (within the object), as they were when opened;
-    /// more than [`PART`] is asked in parts at once.
+    /// more than [`PART`] is asked in parts, several at once.
     pub fn read(&self, range: Range<u64>, buf: &mut [u8]) -> Result<(), String> {
         if (range.end.saturating_sub(range.start)) as usize != buf.len() {
             return Err(format!(
                 "{}: range {range:?} of the wrong length",
+                self.shown
+            ));
+        }
+        if range.end > self.size {
+            return Err(format!(
+                "{}: range {range:?} outside the object",
                 self.shown
             ));
         }
@@ -249,18 +253,28 @@ impl Remote {
             buf.copy_from_slice(&bytes);
             return Ok(());
         }
-        let parts = (range.start..range.end)
-            .step_by(PART as usize)
-            .map(|at| self.get(at..(at + PART).min(range.end)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let asked: Vec<_> = parts.into_iter().map(|p| self.runtime.spawn(p)).collect();
         let mut failed = None;
-        for (part, out) in asked.into_iter().zip(buf.chunks_mut(PART as usize)) {
-            // Every part is waited for, so none outlives the read.
-            match self.runtime.block_on(part) {
-                Ok(Ok(bytes)) => out.copy_from_slice(&bytes),
-                Ok(Err(e)) => failed = failed.or(Some(e)),
-                Err(e) => failed = failed.or(Some(format!("{}: {e}", self.shown))),
+        let mut out = buf.chunks_mut(PART as usize);
+        let starts: Vec<u64> = (range.start..range.end).step_by(PART as usize).collect();
+        for wave in starts.chunks(PARTS_AT_ONCE) {
+            let asked = wave
+                .iter()
+                .map(|&at| {
+                    Ok(self
+                        .runtime
+                        .spawn(self.get(at..(at + PART).min(range.end))?))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            for (part, out) in asked.into_iter().zip(&mut out) {
+                // Every part is waited for, so none outlives the read.
+                match self.runtime.block_on(part) {
+                    Ok(Ok(bytes)) => out.copy_from_slice(&bytes),
+                    Ok(Err(e)) => failed = failed.or(Some(e)),
+                    Err(e) => failed = failed.or(Some(format!("{}: {e}", self.shown))),
+                }
+            }
+            if failed.is_some() {
+                break;
             }
         }
         if let Some(e) = failed {
@@ -301,8 +315,10 @@ impl Remote {
         let len = (range.end.saturating_sub(range.start)) as usize;
         let request = self.get(range);
         drop(self.runtime.spawn(async move {
-            if let Some((c, id, i)) = &kept {
-                if let Some(bytes) = c.get(id, *i, len) {
+            // The disk is used off the runtime's few threads.
+            if let Some((c, id, i)) = kept.clone() {
+                let hit = tokio::task::spawn_blocking(move || c.get(&id, i, len));
+                if let Ok(Some(bytes)) = hit.await {
                     return done(Ok(bytes));
                 }
             }
@@ -310,8 +326,9 @@ impl Remote {
                 Ok(f) => f.await,
                 Err(e) => Err(e),
             };
-            if let (Ok(bytes), Some((c, id, i))) = (&got, &kept) {
-                c.put(id, *i, bytes);
+            if let (Ok(bytes), Some((c, id, i))) = (&got, kept) {
+                let bytes = bytes.clone();
+                drop(tokio::task::spawn_blocking(move || c.put(&id, i, &bytes)));
             }
             done(got)
         }));

@@ -18,13 +18,14 @@ pub fn split(url: &str) -> Option<(&str, &str)> {
     (!bucket.is_empty()).then_some((bucket, key))
 }
 
-/// The store for `bucket`.
+/// The store for `bucket`, and the server it reaches (its endpoint, or AWS
+/// and the region).
 pub fn store(
     bucket: &str,
     settings: &Settings,
     client: ClientOptions,
     retry: RetryConfig,
-) -> Result<Box<dyn ObjectStore>, String> {
+) -> Result<(Box<dyn ObjectStore>, String), String> {
     let mut b = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
         .with_client_options(client)
@@ -61,14 +62,21 @@ pub fn store(
         b = b.with_endpoint(e);
     }
     let endpoint = b.get_config_value(&AmazonS3ConfigKey::Endpoint);
-    if endpoint.is_some_and(|e| e.starts_with("http://")) {
+    if endpoint
+        .as_deref()
+        .is_some_and(|e| e.starts_with("http://"))
+    {
         b = b.with_allow_http(true);
     }
     // Path-style addressing ({endpoint}/{bucket}/{key}), which every
     // S3-compatible server answers.
     b = b.with_virtual_hosted_style_request(false);
+    let server = endpoint.unwrap_or_else(|| {
+        let region = b.get_config_value(&AmazonS3ConfigKey::Region);
+        format!("aws {}", region.as_deref().unwrap_or("us-east-1"))
+    });
     b.build()
-        .map(|s| Box::new(s) as Box<dyn ObjectStore>)
+        .map(|s| (Box::new(s) as Box<dyn ObjectStore>, server))
         .map_err(|e| format!("s3://{bucket}: {e}"))
 }
 
@@ -82,7 +90,8 @@ pub fn no_bucket(url: &str, settings: &Settings) -> Option<String> {
         ClientOptions::new(),
         RetryConfig::default(),
     )
-    .ok()?;
+    .ok()?
+    .0;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -140,7 +140,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                          key=lambda e: e[0])
         entries = [e for e in entries if e[0] > after]
         most = min(int(query.get("max-keys", ["1000"])[0]), Counts.page)
-        page, truncated = entries[:most], len(entries) > most
+        page = entries[:most]
+        truncated = bool(page) and len(entries) > most
         with Counts.lock:
             Counts.lists += 1
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
