@@ -353,6 +353,8 @@ fn serve(
     });
     let result = session.run();
     drop(fs);
+    // Blocks on their way to cache_dir= are kept for the next mount.
+    crate::remote::DiskCache::settle(std::time::Duration::from_secs(5));
     result.map_err(|e| Fatal(format!("session ended with an error: {e}")))
 }
 

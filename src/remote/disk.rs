@@ -28,6 +28,9 @@ const STALE: Duration = Duration::from_secs(600);
 /// How often a process that writes blocks counts what the others wrote.
 const RECOUNT: Duration = Duration::from_secs(1);
 
+/// Blocks handed to [`DiskCache::put_later`] and not yet written.
+static WRITING: AtomicU64 = AtomicU64::new(0);
+
 pub struct DiskCache {
     dir: PathBuf,
     /// Who the blocks belong to (this process's user).
@@ -175,6 +178,30 @@ impl DiskCache {
         estimate.0 += (head.len() + bytes.len()) as u64;
         if estimate.0 > self.limit || estimate.1.elapsed() > RECOUNT {
             *estimate = (self.trim(), Instant::now());
+        }
+    }
+
+    /// [`DiskCache::put`] on the runtime's threads for blocking work, off
+    /// the caller's (which has the bytes to hand on), or here if not on a
+    /// runtime; [`DiskCache::settle`] waits for it.
+    pub fn put_later(self: &Arc<Self>, object: String, index: u64, bytes: Vec<u8>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.put(&object, index, &bytes);
+        };
+        WRITING.fetch_add(1, Ordering::AcqRel);
+        let cache = self.clone();
+        drop(runtime.spawn_blocking(move || {
+            cache.put(&object, index, &bytes);
+            WRITING.fetch_sub(1, Ordering::AcqRel);
+        }));
+    }
+
+    /// Wait, `most` at longest, for the blocks [`DiskCache::put_later`] was
+    /// given to be written (before the process ends).
+    pub fn settle(most: Duration) {
+        let until = Instant::now() + most;
+        while WRITING.load(Ordering::Acquire) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

@@ -327,8 +327,7 @@ impl Remote {
                 Err(e) => Err(e),
             };
             if let (Ok(bytes), Some((c, id, i))) = (&got, kept) {
-                let bytes = bytes.clone();
-                drop(tokio::task::spawn_blocking(move || c.put(&id, i, &bytes)));
+                c.put_later(id, i, bytes.clone());
             }
             done(got)
         }));
