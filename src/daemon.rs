@@ -474,7 +474,9 @@ fn detach_stderr(logfile: Option<File>) {
 /// could not be unmounted again is noise, so only its errors show.
 pub fn default_log_filter(verbose: u8) -> &'static str {
     match verbose {
-        0 => "warn,fuser::session=error",
+        // The certificate verifier logs each failure itself; h5fs's own
+        // line says it once.
+        0 => "warn,fuser::session=error,rustls_platform_verifier=off",
         1 => "info",
         2 => "debug",
         _ => "trace",

@@ -424,3 +424,110 @@ fn a_prefix_listed_in_many_pages_is_whole_and_listed_once() {
 fn arange_i32(n: i32) -> Vec<u8> {
     (0..n).flat_map(|i| i.to_le_bytes()).collect()
 }
+
+/// `openssl` run in `dir` with `args`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl (Debian's ca-certificates brings it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// HTTPS: a server whose certificate the system's store does not trust is
+/// refused at mount in one line; trusted (SSL_CERT_FILE naming its CA, as
+/// for any program using the system store), its files mount as h5py reads
+/// the local copy.
+#[test]
+fn https_certificates_are_checked_against_the_system_store() {
+    if !fuse_available("remote_https") {
+        return;
+    }
+    let dir = TempDir::new("remote-https");
+    let d = dir.path();
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=h5fs test CA",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(d.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    );
+    let files = repo().join("tests/data/corpus/h5py");
+    let srv = |n: &str| d.join(n).to_string_lossy().into_owned();
+    let server = Server::start(&files, &["--tls", &srv("srv.pem"), &srv("srv.key")]);
+    assert!(server.1.starts_with("https://"), "{}", server.1);
+    let url = format!("{}/vlen_string_dset.h5", server.1);
+
+    let t = TempDir::new("remote-https-refused");
+    let out = Command::new(BIN)
+        .arg(&url)
+        .arg(t.path())
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!is_mounted(t.path()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("certificate") && err.lines().count() == 1,
+        "{err}"
+    );
+
+    let m = Mount::with(Path::new(&url), &[], &[("SSL_CERT_FILE", &srv("ca.pem"))]);
+    let report = oracle(&m, &files.join("vlen_string_dset.h5"), &[]);
+    assert_eq!(report["mismatches"], serde_json::json!([]), "{report:#}");
+    assert!(m.finish());
+}

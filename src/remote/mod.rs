@@ -436,8 +436,14 @@ fn explain(shown: &str, e: object_store::Error) -> String {
                 c if e.to_string().contains(&c) => format!("{shown}: {e}"),
                 c => format!("{shown}: {e}: {c}"),
             };
+            let hint = if text.contains("invalid peer certificate") {
+                "; the server's certificate is not trusted by the system's certificate store \
+                 (SSL_CERT_FILE or SSL_CERT_DIR may name another)"
+            } else {
+                ""
+            };
             // One line, whatever the server put in its answer.
-            text.split_whitespace().collect::<Vec<_>>().join(" ")
+            text.split_whitespace().collect::<Vec<_>>().join(" ") + hint
         }
     }
 }

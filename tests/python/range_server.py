@@ -8,9 +8,11 @@ delimiter, max-keys and pages: at most --page N entries, 1000 by default), so
 that S3 clients (h5fs, s3fs-fuse) read the same files.
 
 Usage: range_server.py DIR [--no-ranges] [--latency MS] [--rate MIB] [--page N]
+                       [--tls CERT KEY]
 Prints its base URL (http://127.0.0.1:PORT) on the first line, then serves until
 killed. With --no-ranges it ignores Range headers and sends whole files (200),
-as servers without range support do.
+as servers without range support do. With --tls it answers HTTPS with the
+certificate chain CERT and key KEY (PEM files), and prints an https:// URL.
 
 For the benchmark, every answer can be made to cost what it would cost from
 object storage: --latency MS before the first byte of each answer, and bodies
@@ -69,6 +71,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     root = "."
     ranges = True
+    tls = False
 
     def log_message(self, *args):
         pass
@@ -225,7 +228,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         began, at = time.monotonic(), start
         while at < end:
             try:
-                n = os.sendfile(self.connection.fileno(), f.fileno(), at, min(SLICE, end - at))
+                if Handler.tls:
+                    # sendfile(2) would go around the encryption.
+                    n = self.connection.send(os.pread(f.fileno(), min(SLICE, end - at), at))
+                else:
+                    n = os.sendfile(self.connection.fileno(), f.fileno(), at,
+                                    min(SLICE, end - at))
             except (BrokenPipeError, ConnectionResetError):
                 # The client went away (it stopped reading, or gave up).
                 self.close_connection = True
@@ -262,7 +270,15 @@ def main():
         if flag in args:
             setter(float(args[args.index(flag) + 1]))
     server = Server(("127.0.0.1", 0), Handler)
-    print("http://127.0.0.1:%d" % server.server_address[1], flush=True)
+    scheme = "http"
+    if "--tls" in args:
+        import ssl
+        at = args.index("--tls")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args[at + 1], args[at + 2])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        Handler.tls, scheme = True, "https"
+    print("%s://127.0.0.1:%d" % (scheme, server.server_address[1]), flush=True)
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     t.join()
