@@ -296,17 +296,6 @@ impl ByteSource for RemoteFile {
 mod tests {
     use super::*;
 
-    /// Bytes the server sent so far.
-    fn sent(url: &str) -> u64 {
-        let out = std::process::Command::new("/usr/bin/python3")
-            .args(["-c", "import sys, urllib.request\nprint(urllib.request.urlopen(sys.argv[1]).read().decode())"])
-            .arg(format!("{url}/__server/stats"))
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["bytes"].as_u64().unwrap()
-    }
-
     #[test]
     fn the_window_opens_as_a_reader_goes_on_and_its_blocks_are_given_back() {
         let dir = std::env::temp_dir().join(format!("h5fs-ahead-{}", std::process::id()));
@@ -325,7 +314,7 @@ mod tests {
             // The server counts a body just after sending it; anything
             // fetched ahead would have come meanwhile too.
             std::thread::sleep(Duration::from_millis(300));
-            assert_eq!(sent(&url), 100);
+            assert_eq!(crate::remote::served_bytes(&url), 100);
             // Then 1, 2 and 4 blocks ahead.
             let step = 128 << 10;
             for k in 0..3 {

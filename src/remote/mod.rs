@@ -501,6 +501,20 @@ pub(crate) fn serve(dir: &std::path::Path, args: &[&str]) -> (std::process::Chil
     (child, line.trim().to_string())
 }
 
+/// Bytes the server [`serve`] started at `url` has sent so far. For tests.
+#[cfg(test)]
+pub(crate) fn served_bytes(url: &str) -> u64 {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    write!(c, "GET /__server/stats HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let stats: serde_json::Value = serde_json::from_str(body).unwrap();
+    stats["bytes"].as_u64().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
