@@ -349,6 +349,34 @@ fn new_datasets_from_npy_sidecars_and_plain_files() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(!names.iter().any(|n| n.starts_with("bad")), "{names:?}");
+    // A close that applies a file being created takes its name out of the
+    // listing at once, made or refused, though another descriptor (and so
+    // the kernel's release) still holds it.
+    for (name, sidecar, made) in [
+        ("late", &br#"{"dtype": "<u1", "shape": [2]}"#[..], true),
+        ("refused", &br#"{"dtype": "<u1"}"#[..], false),
+    ] {
+        let json = m.path(&format!("{name}.json"));
+        let mut writer = File::create(&json).unwrap();
+        let held = File::open(&json).unwrap();
+        writer.write_all(sidecar).unwrap();
+        // SAFETY: close of a descriptor we own, once; its errno is the point.
+        let closed = unsafe { libc::close(std::os::fd::IntoRawFd::into_raw_fd(writer)) };
+        assert_eq!(closed == 0, made, "{name}");
+        let mut names: Vec<String> = std::fs::read_dir(&m.mnt)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(name))
+            .collect();
+        names.sort();
+        let want: &[&str] = if made {
+            &[name, &format!("{name}.json")]
+        } else {
+            &[]
+        };
+        assert_eq!(names, want, "{name}");
+        drop(held);
+    }
     check_after(
         m,
         &file,
@@ -364,7 +392,8 @@ p = f['grp/photo.jpg']
 assert p.dtype == np.uint8 and p.ndim == 1 and p.maxshape == (None,)
 assert p[()].tobytes() == open({:?}, 'rb').read()
 assert f['x'].shape == (0,)
-assert 'bad' not in f and 'bad2' not in f and 'bad.npy' not in f",
+assert 'bad' not in f and 'bad2' not in f and 'bad.npy' not in f
+assert f['late'].shape == (2,) and 'refused' not in f",
             photo.to_str().unwrap()
         ),
     );

@@ -20,7 +20,7 @@ use super::handles::Handle;
 use super::limits::check_extent;
 use super::read::{OpenDataset, MAX_TEXT_ELEMENTS};
 use super::shape::{element_data, extent_error, max_rows, row_bytes, with_rows};
-use super::stage::{Staging, Target};
+use super::stage::{Applied, Staging, Target};
 use super::{join, lock, Attr, Error, Fs, Result};
 use crate::encode::bytes::encode_values;
 use crate::encode::dtype::type_from_descr;
@@ -339,21 +339,39 @@ impl Fs {
         Ok((self.attr(entry.ino)?, fh))
     }
 
-    /// Apply staged bytes to their target, once per change.
-    pub(super) fn apply(&self, s: &Arc<Mutex<Staging>>) -> Result<()> {
+    /// Apply staged bytes to their target, once per change. A file being
+    /// created leaves the listing once a close applies it, whether that
+    /// made the dataset or failed (the kernel's release comes later).
+    pub(super) fn apply(&self, s: &Arc<Mutex<Staging>>, when: Applied) -> Result<()> {
         let _w = lock(&self.handles.write_lock);
         let mut st = lock(s);
         if !st.dirty {
             return Ok(());
         }
         st.dirty = false;
-        let result = match st.target.clone() {
-            Target::ReplaceRaw { ino } => self.apply_replace(ino, &st),
-            Target::RewriteText { ino } => self.apply_text(ino, &Source::Staged(&st)),
+        let result = self.apply_target(&st);
+        if result.is_err() {
+            // Every later close and fsync reports it too, until new bytes come.
+            st.dirty = true;
+        }
+        if let Target::New {
+            parent, file_name, ..
+        } = &st.target
+        {
+            if result.is_ok() || when == Applied::AtClose {
+                self.tree.remove_pending(*parent, file_name);
+            }
+        }
+        result
+    }
+
+    fn apply_target(&self, st: &Staging) -> Result<()> {
+        match st.target.clone() {
+            Target::ReplaceRaw { ino } => self.apply_replace(ino, st),
+            Target::RewriteText { ino } => self.apply_text(ino, &Source::Staged(st)),
             Target::RewriteSidecar { dataset } => {
                 let node = self.node(dataset)?;
-                let bytes =
-                    Source::Staged(&st).whole(self, MAX_SIDECAR, "a sidecar", &node.path)?;
+                let bytes = Source::Staged(st).whole(self, MAX_SIDECAR, "a sidecar", &node.path)?;
                 self.apply_sidecar(dataset, &bytes)
             }
             Target::New {
@@ -361,19 +379,14 @@ impl Fs {
                 parent,
                 name,
                 ..
-            } => self.apply_npy(parent, &name, &Source::Staged(&st)),
+            } => self.apply_npy(parent, &name, &Source::Staged(st)),
             Target::New {
                 from: Suffix::Sidecar,
                 parent,
                 name,
                 ..
-            } => self.apply_new_sidecar(parent, &name, &Source::Staged(&st)),
-        };
-        if result.is_err() {
-            // Every later close and fsync reports it too, until new bytes come.
-            st.dirty = true;
+            } => self.apply_new_sidecar(parent, &name, &Source::Staged(st)),
         }
-        result
     }
 
     /// A temporary path in the group at `dir` for a dataset being built.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use super::ahead::{self, ReadAhead};
 use super::error::show;
 use super::shape::max_rows;
-use super::stage::{Staging, Target};
+use super::stage::{Applied, Staging, Target};
 use super::{lock, Error, Fs, Result};
 use crate::encode::sidecar::Representation;
 use crate::tree::names::Suffix;
@@ -347,9 +347,9 @@ impl Fs {
     }
 
     /// close(): apply staged writes; errors are returned to close().
-    pub(super) fn apply_handle(&self, fh: u64) -> Result<()> {
+    pub(super) fn apply_handle(&self, fh: u64, when: Applied) -> Result<()> {
         match self.applied_staging(fh)? {
-            Some(s) => self.apply(&s),
+            Some(s) => self.apply(&s, when),
             None => Ok(()),
         }
     }
@@ -371,7 +371,7 @@ impl Fs {
             return Ok(());
         };
         let result = match &h {
-            Handle::Stager { .. } => self.apply(s),
+            Handle::Stager { .. } => self.apply(s, Applied::AtClose),
             _ => Ok(()),
         };
         let last = {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::data::SetAttr;
 use super::handles::OpenMode;
 use super::read::DirView;
+use super::stage::Applied;
 use super::{Attr, Error, Fs, Result, StatFs};
 use crate::tree::Ino;
 
@@ -159,9 +160,9 @@ impl Fs {
     pub fn flush(&self, fh: u64) -> Result<()> {
         let what = || self.shown_handle(fh);
         if self.has_pending_changes(fh) {
-            self.changing("close", what, || self.apply_handle(fh))
+            self.changing("close", what, || self.apply_handle(fh, Applied::AtClose))
         } else {
-            self.reading("close", what, || self.apply_handle(fh))
+            self.reading("close", what, || self.apply_handle(fh, Applied::AtClose))
         }
     }
 
@@ -179,7 +180,7 @@ impl Fs {
     pub fn fsync(&self, fh: u64) -> Result<()> {
         let r = self
             .begin_change()
-            .and_then(|_g| self.apply_handle(fh))
+            .and_then(|_g| self.apply_handle(fh, Applied::AtSync))
             .and_then(|()| self.sync_to_disk());
         self.report("fsync", || self.shown_handle(fh), r)
     }

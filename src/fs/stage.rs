@@ -11,6 +11,13 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use crate::tree::names::Suffix;
 use crate::tree::Ino;
 
+/// Which call applies staged bytes: a close (flush or release) or fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    AtClose,
+    AtSync,
+}
+
 /// What the staged bytes become.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
