@@ -355,11 +355,14 @@ impl Fs {
             st.dirty = true;
         }
         if let Target::New {
-            parent, file_name, ..
+            parent,
+            file_name,
+            ino,
+            ..
         } = &st.target
         {
             if result.is_ok() || when == Applied::AtClose {
-                self.tree.remove_pending(*parent, file_name);
+                self.tree.remove_pending_ino(*parent, file_name, *ino);
             }
         }
         result

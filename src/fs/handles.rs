@@ -383,10 +383,13 @@ impl Fs {
             lock(&self.handles.staging).remove(&h.ino());
             let target = lock(s).target.clone();
             if let Target::New {
-                parent, file_name, ..
+                parent,
+                file_name,
+                ino,
+                ..
             } = target
             {
-                self.tree.remove_pending(parent, &file_name);
+                self.tree.remove_pending_ino(parent, &file_name, ino);
             }
         }
         result

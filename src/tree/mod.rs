@@ -418,6 +418,16 @@ impl Tree {
         self.lock().pending.remove(&(dir, name.to_vec()))
     }
 
+    /// Remove the pending file `name` in `dir` if it is still `ino` (a file
+    /// made anew under the same name stays).
+    pub fn remove_pending_ino(&self, dir: Ino, name: &[u8], ino: Ino) {
+        let mut inner = self.lock();
+        let key = (dir, name.to_vec());
+        if inner.pending.get(&key) == Some(&ino) {
+            inner.pending.remove(&key);
+        }
+    }
+
     /// After a rename: the object moved from `old` to `new`; paths under it follow.
     pub fn rename_paths(&self, old: &[u8], new: &[u8]) {
         let mut inner = self.lock();
