@@ -391,12 +391,7 @@ fn a_prefix_listed_in_many_pages_is_whole_and_listed_once() {
         &[],
     );
     assert_eq!(lists(), 1, "the check at mount reads one page");
-    let mut listed: Vec<String> = std::fs::read_dir(&m.mnt)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    listed.sort();
-    assert_eq!(listed, names);
+    assert_eq!(names_in(&m.mnt), names);
     // One listing: 9 entries in pages of 2.
     assert_eq!(lists(), 1 + 5);
     // Past the refresh time, eight files looked at again at once.

@@ -420,11 +420,7 @@ fn a_prefix_mounts_as_a_tree_of_its_objects() {
             "file"
         }
     };
-    let mut names: Vec<String> = std::fs::read_dir(&m.mnt)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = names_in(&m.mnt);
     assert_eq!(
         names,
         ["a.h5", "classic.nc", "fix", "notes.txt", "nothing", "run"]

@@ -177,16 +177,6 @@ fn swmr_reading_can_be_asked_for_and_a_finished_file_reads_whole() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("'swmr' is for reading"));
 }
 
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
 /// Wait (up to 10 s) until `cond` holds.
 fn eventually(what: &str, m: &Mount, cond: impl Fn() -> bool) {
     let start = std::time::Instant::now();
@@ -233,7 +223,7 @@ fn a_file_changed_by_another_program_is_opened_anew() {
     );
     std::fs::rename(&tmp, &file).unwrap();
     eventually("the replaced file's names", &m, || {
-        names(&m.mnt) == ["a", "a.json", "b", "b.json", "s", "s.json"]
+        names_in(&m.mnt) == ["a", "a.json", "b", "b.json", "s", "s.json"]
     });
     // The old tree's worker dies: the one started in its place must not
     // read the file that took the old one's name. The old bytes or ESTALE.
@@ -307,15 +297,15 @@ fn a_file_changed_by_another_program_is_opened_anew() {
     // Cut short: the mount keeps the tree it has, says why, and answers.
     std::fs::File::create(&file).unwrap();
     eventually("the log line", &m, || {
-        names(&m.mnt);
+        names_in(&m.mnt);
         m.log_text().contains("cannot be opened anew yet")
     });
-    assert_eq!(names(&m.mnt).len(), 8);
+    assert_eq!(names_in(&m.mnt).len(), 8);
     // Written anew: opened again.
     make_h5(&tmp, "f['z'] = np.ones(2)");
     std::fs::rename(&tmp, &file).unwrap();
     eventually("the rewritten file", &m, || {
-        names(&m.mnt) == ["z", "z.json"]
+        names_in(&m.mnt) == ["z", "z.json"]
     });
     let log = m.log_text();
     assert!(m.finish(), "{log}");

@@ -299,10 +299,7 @@ fn new_datasets_from_npy_sidecars_and_plain_files() {
         m.path("grp").display()
     ));
     assert!(ok, "{err}");
-    let listing: Vec<String> = std::fs::read_dir(m.path("grp"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let listing = names_in(&m.path("grp"));
     assert!(listing.contains(&"arr".to_string()), "{listing:?}");
     assert!(!listing.contains(&"arr.npy".to_string()), "{listing:?}");
     // A sidecar with dtype and shape makes a dataset filled with its fill value.
@@ -344,10 +341,7 @@ fn new_datasets_from_npy_sidecars_and_plain_files() {
         write_close(&m.path("bad2.json"), br#"{"dtype": "<q9", "shape": [2]}"#),
         libc::EINVAL
     );
-    let names: Vec<String> = std::fs::read_dir(&m.mnt)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = names_in(&m.mnt);
     assert!(!names.iter().any(|n| n.starts_with("bad")), "{names:?}");
     // A close that applies a file being created takes its name out of the
     // listing at once, made or refused, though another descriptor (and so
@@ -363,12 +357,8 @@ fn new_datasets_from_npy_sidecars_and_plain_files() {
         // SAFETY: close of a descriptor we own, once; its errno is the point.
         let closed = unsafe { libc::close(std::os::fd::IntoRawFd::into_raw_fd(writer)) };
         assert_eq!(closed == 0, made, "{name}");
-        let mut names: Vec<String> = std::fs::read_dir(&m.mnt)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(name))
-            .collect();
-        names.sort();
+        let mut names = names_in(&m.mnt);
+        names.retain(|n| n.starts_with(name));
         let want: &[&str] = if made {
             &[name, &format!("{name}.json")]
         } else {
@@ -827,10 +817,7 @@ f['raw'] = np.arange(4, dtype='<i4')",
         .collect();
     std::fs::write(m.path("raw.tmp"), &bytes).unwrap();
     std::fs::rename(m.path("raw.tmp"), m.path("raw")).unwrap();
-    let names: Vec<String> = std::fs::read_dir(&m.mnt)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = names_in(&m.mnt);
     assert!(
         !names
             .iter()

@@ -374,6 +374,16 @@ pub fn run(cmd: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// The names in `dir`, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 /// The errno of a failed call, 0 if it succeeded.
 pub fn errno_of<T>(r: std::io::Result<T>) -> i32 {
     match r {
